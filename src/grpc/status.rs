@@ -1,0 +1,58 @@
+//! The one conversion from [`Error`] to a gRPC [`Status`], and where failures are logged.
+//!
+//! No error leaves as UNKNOWN: frontends treat UNAVAILABLE as "retry or fail open by policy",
+//! while UNKNOWN would tell them nothing.
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+use tracing::{debug, error};
+
+use crate::service::Error;
+
+impl From<Error> for Status {
+    fn from(error: Error) -> Self {
+        match error {
+            // The caller sent a bad request: fix the named field; retrying as is will fail again.
+            Error::InvalidArgument { field, rule } => {
+                debug!(%field, %rule, "request rejected");
+                let details = ErrorDetails::with_bad_request_violation(field.clone(), rule.clone());
+                Status::with_error_details(
+                    Code::InvalidArgument,
+                    format!("invalid {field}: {rule}"),
+                    details,
+                )
+            }
+            // The caller named something that does not exist: check the id.
+            Error::NotFound(message) => {
+                debug!(%message, "not found");
+                Status::not_found(message)
+            }
+            // The project id is taken: pick another id or use the existing project.
+            Error::AlreadyExists(message) => {
+                debug!(%message, "already exists");
+                Status::already_exists(message)
+            }
+            // The state forbids the change: the message says which state and what to do instead.
+            Error::FailedPrecondition(message) => {
+                debug!(%message, "failed precondition");
+                Status::failed_precondition(message)
+            }
+            // Redis failed or timed out: the caller may retry with backoff.
+            Error::Unavailable(source) => {
+                error!(error = %source, cause = ?std::error::Error::source(&source), "token store unavailable");
+                Status::unavailable(format!(
+                    "token store unavailable: {source}; retry with backoff"
+                ))
+            }
+            // Stored data is damaged or the random source failed: an operator must look.
+            Error::Internal(source) => {
+                error!(error = %source, "token store returned invalid data");
+                Status::internal(format!("internal error: {source}"))
+            }
+            Error::Random(source) => {
+                error!(error = %source, "random source failed");
+                Status::internal("internal error: failed to generate a key")
+            }
+        }
+    }
+}
