@@ -1,0 +1,169 @@
+//! Command-line and environment configuration. Every option is a flag with a matching
+//! `TOKEN_AUTHORITY_*` environment variable, and every value is checked before a port is bound.
+
+use std::{fmt, net::SocketAddr, time::Duration};
+
+use clap::{Parser, ValueEnum};
+
+use crate::domain::SystemLimit;
+
+/// The token authority gRPC server.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "token-authority", version, about, long_about = None)]
+pub struct Config {
+    /// Address and port the gRPC server listens on.
+    #[arg(long, env = "TOKEN_AUTHORITY_LISTEN", default_value = "0.0.0.0:50051")]
+    pub listen: SocketAddr,
+
+    /// Redis URL, such as redis://:PASSWORD@HOST:6379/0. When unset, the server uses an
+    /// in-memory store whose state is lost on exit and not shared between replicas.
+    #[arg(long, env = "TOKEN_AUTHORITY_REDIS_URL", value_parser = parse_redis_url, hide_env_values = true)]
+    pub redis_url: Option<RedisUrl>,
+
+    /// Treat --redis-url as a comma-separated list of Redis Cluster seed node URLs.
+    #[arg(long, env = "TOKEN_AUTHORITY_REDIS_CLUSTER", default_value_t = false)]
+    pub redis_cluster: bool,
+
+    /// Maximum number of pooled Redis connections.
+    #[arg(long, env = "TOKEN_AUTHORITY_REDIS_POOL_SIZE", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub redis_pool_size: u32,
+
+    /// Timeout for each Redis command, in milliseconds. A command that takes longer fails the
+    /// call with UNAVAILABLE.
+    #[arg(long, env = "TOKEN_AUTHORITY_REDIS_TIMEOUT_MS", default_value_t = 500,
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub redis_timeout_ms: u64,
+
+    /// Requests every token may make per system window.
+    #[arg(long, env = "TOKEN_AUTHORITY_SYSTEM_LIMIT", default_value_t = 50_000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    pub system_limit: u64,
+
+    /// Length of the system limit's window, in seconds.
+    #[arg(long, env = "TOKEN_AUTHORITY_SYSTEM_LIMIT_WINDOW_SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=2_592_000))]
+    pub system_limit_window_seconds: u64,
+
+    /// Log format: text, json, or auto (json unless standard error is a terminal).
+    #[arg(long, env = "TOKEN_AUTHORITY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto)]
+    pub log_format: LogFormat,
+
+    /// Log filter in tracing's syntax, such as info or token_authority=debug,info.
+    #[arg(long, env = "TOKEN_AUTHORITY_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+
+    /// Seconds to let in-flight calls finish after SIGTERM or SIGINT before exiting.
+    #[arg(long, env = "TOKEN_AUTHORITY_SHUTDOWN_TIMEOUT_SECONDS", default_value_t = 20,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_timeout_seconds: u64,
+}
+
+/// The log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+    /// JSON unless standard error is a terminal.
+    Auto,
+}
+
+impl Config {
+    /// Returns the system limit.
+    pub fn system_limit(&self) -> SystemLimit {
+        SystemLimit {
+            count: self.system_limit,
+            window_seconds: self.system_limit_window_seconds,
+        }
+    }
+
+    /// Returns the Redis command timeout.
+    pub fn redis_timeout(&self) -> Duration {
+        Duration::from_millis(self.redis_timeout_ms)
+    }
+
+    /// Returns the drain deadline.
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout_seconds)
+    }
+}
+
+/// A Redis URL, or a comma-separated list of them. It may contain a password, so its `Debug`
+/// and `Display` output replaces any password with `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisUrl(String);
+
+impl RedisUrl {
+    /// Returns the URL with its password, for connecting.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redacted: Vec<String> = self.0.split(',').map(redact_password).collect();
+        f.write_str(&redacted.join(","))
+    }
+}
+
+impl fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RedisUrl({self})")
+    }
+}
+
+/// Replaces the user-info part of a URL (`user:password@`) with `***@`.
+fn redact_password(url: &str) -> String {
+    let url = url.trim();
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
+fn parse_redis_url(value: &str) -> Result<RedisUrl, String> {
+    for url in value.split(',') {
+        let url = url.trim();
+        let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+        if !matches!(scheme, Some("redis" | "rediss" | "redis+unix" | "unix")) {
+            return Err(format!(
+                "{} is not a Redis URL; use redis://HOST:PORT, redis://:PASSWORD@HOST:PORT/DB or \
+                 rediss:// for TLS",
+                redact_password(url)
+            ));
+        }
+    }
+    Ok(RedisUrl(value.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redis_url_hides_password() {
+        let url = parse_redis_url("redis://user:s3cret@cache:6379/0").unwrap();
+        assert_eq!(url.to_string(), "redis://***@cache:6379/0");
+        assert!(!format!("{url:?}").contains("s3cret"));
+        assert_eq!(url.expose(), "redis://user:s3cret@cache:6379/0");
+    }
+
+    #[test]
+    fn redis_url_rejects_other_schemes() {
+        let error = parse_redis_url("http://cache:6379").unwrap_err();
+        assert!(error.contains("not a Redis URL"), "{error}");
+    }
+
+    #[test]
+    fn bad_value_names_option() {
+        let error = Config::try_parse_from(["token-authority", "--system-limit", "0"]).unwrap_err();
+        assert!(error.to_string().contains("--system-limit"), "{error}");
+    }
+}

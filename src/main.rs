@@ -1,0 +1,93 @@
+//! The token authority server: parses configuration, connects the store, and serves gRPC until
+//! SIGTERM or SIGINT.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tokio::net::TcpListener;
+use tracing::{error, info, warn};
+
+use token_authority::{
+    config::Config,
+    logging,
+    server::{self, ServeOptions},
+    service::Authority,
+    shutdown,
+    store::{
+        Store,
+        memory::MemoryStore,
+        redis::{RedisConfig, RedisStore},
+    },
+};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = Config::parse();
+    if let Err(message) = logging::init(config.log_format, &config.log_level) {
+        eprintln!("error: {message}");
+        return ExitCode::from(2);
+    }
+
+    match run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            error!(error = %message, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> Result<(), String> {
+    info!(
+        listen = %config.listen,
+        redis_url = config.redis_url.as_ref().map(|url| url.to_string()),
+        redis_cluster = config.redis_cluster,
+        redis_pool_size = config.redis_pool_size,
+        redis_timeout_ms = config.redis_timeout_ms,
+        system_limit = config.system_limit,
+        system_limit_window_seconds = config.system_limit_window_seconds,
+        shutdown_timeout_seconds = config.shutdown_timeout_seconds,
+        version = env!("CARGO_PKG_VERSION"),
+        "starting token authority"
+    );
+
+    let Some(url) = &config.redis_url else {
+        warn!(
+            "no --redis-url set: serving from the in-memory store; state is lost on exit and not \
+             shared between replicas, so use it only for development and single-process use"
+        );
+        return serve(&config, MemoryStore::new()).await;
+    };
+
+    let store = RedisStore::new(&RedisConfig {
+        url: url.expose().to_owned(),
+        cluster: config.redis_cluster,
+        pool_size: config.redis_pool_size as usize,
+        command_timeout: config.redis_timeout(),
+    })
+    .map_err(|error| format!("invalid --redis-url {url}: {error}"))?;
+    if let Err(error) = store.load_scripts().await {
+        // Not fatal: readiness stays NOT_SERVING and the scripts load on first use once Redis
+        // answers.
+        warn!(%error, redis_url = %url, "failed to load the Lua scripts into Redis; will retry");
+    }
+    serve(&config, store).await
+}
+
+async fn serve<S: Store>(config: &Config, store: S) -> Result<(), String> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|error| format!("failed to listen on --listen {}: {error}", config.listen))?;
+    info!(address = %config.listen, "serving gRPC");
+
+    let options = ServeOptions {
+        shutdown_timeout: config.shutdown_timeout(),
+        ..ServeOptions::default()
+    };
+    let authority = Authority::new(store, config.system_limit());
+    server::serve(listener, authority, options, shutdown::signal())
+        .await
+        .map_err(|error| format!("gRPC server failed: {error}"))?;
+    info!("token authority stopped");
+    Ok(())
+}

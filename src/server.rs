@@ -1,0 +1,147 @@
+//! The server's lifecycle: serving the authority with health and reflection, tracking store
+//! readiness, and draining on shutdown.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use tokio::{net::TcpListener, sync::watch};
+use tonic::transport::{Server, server::TcpIncoming};
+use tonic_health::{ServingStatus, server::HealthReporter};
+use tracing::{info, warn};
+
+use crate::{
+    grpc::TokenAuthorityService,
+    proto::{self, v1::token_authority_server::TokenAuthorityServer},
+    service::Authority,
+    store::Store,
+};
+
+/// The health service name that is SERVING only while the store is ready. Probes for readiness
+/// use it; the empty name reports whether the process is up.
+pub const READINESS_SERVICE: &str = "tokenauthority.v1.TokenAuthority";
+
+/// How the server runs.
+#[derive(Clone, Copy, Debug)]
+pub struct ServeOptions {
+    /// How long in-flight calls may run after shutdown starts.
+    pub shutdown_timeout: Duration,
+    /// How often store readiness is checked.
+    pub readiness_interval: Duration,
+    /// The timeout of one readiness check.
+    pub readiness_timeout: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            shutdown_timeout: Duration::from_secs(20),
+            readiness_interval: Duration::from_secs(2),
+            readiness_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Serves the authority on `listener` until `shutdown` completes, then reports NOT_SERVING,
+/// stops accepting, and waits up to the shutdown timeout for in-flight calls.
+pub async fn serve<S: Store>(
+    listener: TcpListener,
+    authority: Authority<S>,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    let authority = Arc::new(authority);
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_service_status("", ServingStatus::Serving).await;
+    health.set_service_status(READINESS_SERVICE, ServingStatus::NotServing).await;
+
+    // Both reflection versions: grpcurl and most tools speak v1, older clients only v1alpha.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1().expect("the embedded descriptors are valid");
+    let reflection_v1alpha = reflection().build_v1alpha().expect("the embedded descriptors are valid");
+
+    let (stop_sender, stop) = watch::channel(false);
+    let readiness = tokio::spawn(track_readiness(
+        Arc::clone(&authority),
+        health.clone(),
+        options,
+        stop.clone(),
+    ));
+
+    let draining = {
+        let health = health.clone();
+        async move {
+            shutdown.await;
+            health.set_service_status("", ServingStatus::NotServing).await;
+            health.set_service_status(READINESS_SERVICE, ServingStatus::NotServing).await;
+            let _ = stop_sender.send(true);
+            info!("draining in-flight calls");
+        }
+    };
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let mut server = tokio::spawn(
+        Server::builder()
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(TokenAuthorityServer::new(TokenAuthorityService::new(authority)))
+            .serve_with_incoming_shutdown(incoming, draining),
+    );
+
+    // Wait for the server to end by itself, or for shutdown to start and then for the drain.
+    let mut stopped = stop;
+    let result = tokio::select! {
+        result = &mut server => result,
+        _ = stopped.wait_for(|stop| *stop) => {
+            match tokio::time::timeout(options.shutdown_timeout, &mut server).await {
+                Ok(result) => result,
+                Err(_) => {
+                    warn!(timeout = ?options.shutdown_timeout, "drain deadline passed; closing the remaining calls");
+                    server.abort();
+                    Ok(Ok(()))
+                }
+            }
+        }
+    };
+    readiness.abort();
+    match result {
+        Ok(result) => result,
+        // The server task panicked or was aborted; there is nothing left to drain.
+        Err(_) => Ok(()),
+    }
+}
+
+/// Checks the store every interval and reports its readiness through the health service,
+/// logging each change once rather than each failed check.
+async fn track_readiness<S: Store>(
+    authority: Arc<Authority<S>>,
+    health: HealthReporter,
+    options: ServeOptions,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut ready: Option<bool> = None;
+    loop {
+        let check = tokio::time::timeout(options.readiness_timeout, authority.store().check_ready()).await;
+        let now_ready = matches!(check, Ok(Ok(())));
+        if ready != Some(now_ready) && !*stop.borrow() {
+            if now_ready {
+                info!("token store ready");
+                health.set_service_status(READINESS_SERVICE, ServingStatus::Serving).await;
+            } else {
+                match check {
+                    Ok(Err(error)) => warn!(%error, cause = ?std::error::Error::source(&error), "token store not ready"),
+                    _ => warn!(timeout = ?options.readiness_timeout, "token store not ready: readiness check timed out"),
+                }
+                health.set_service_status(READINESS_SERVICE, ServingStatus::NotServing).await;
+            }
+            ready = Some(now_ready);
+        }
+
+        tokio::select! {
+            _ = tokio::time::sleep(options.readiness_interval) => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Integration tests, in one binary so that the crate links once.
+//!
+//! - `conformance`: every behaviour through the gRPC API, against the in-memory store and against
+//!   a real `redis-server` started for the test.
+//! - `binary`: the real `token-authority` executable: start-up, health, reflection, shutdown,
+//!   and two processes sharing one Redis.
+
+mod binary;
+mod conformance;
+mod support;
