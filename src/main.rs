@@ -78,7 +78,11 @@ async fn serve<S: Store>(config: &Config, store: S) -> Result<(), String> {
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|error| format!("failed to listen on --listen {}: {error}", config.listen))?;
-    info!(address = %config.listen, "serving gRPC");
+    // With port 0 the system picks the port, so log the bound address rather than the option.
+    let address = listener
+        .local_addr()
+        .map_err(|error| format!("failed to read the bound address of --listen {}: {error}", config.listen))?;
+    info!(%address, "serving gRPC");
 
     let options = ServeOptions {
         shutdown_timeout: config.shutdown_timeout(),
