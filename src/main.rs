@@ -68,7 +68,7 @@ async fn run(config: Config) -> Result<(), String> {
     .map_err(|error| format!("invalid --redis-url {url}: {error}"))?;
     if let Err(error) = store.load_scripts().await {
         // Not fatal: readiness stays NOT_SERVING and the scripts load on first use once Redis
-        // answers.
+        // is reachable.
         warn!(%error, redis_url = %url, "failed to load the Lua scripts into Redis; will retry");
     }
     serve(&config, store).await
@@ -91,7 +91,10 @@ async fn serve<S: Store>(config: &Config, store: S) -> Result<(), String> {
     let authority = Authority::new(store, config.system_limit());
     server::serve(listener, authority, options, shutdown::signal())
         .await
-        .map_err(|error| format!("gRPC server failed: {error}"))?;
+        .map_err(|error| match std::error::Error::source(&error) {
+            Some(cause) => format!("{error}: {cause}"),
+            None => error.to_string(),
+        })?;
     info!("token authority stopped");
     Ok(())
 }

@@ -19,7 +19,7 @@ use crate::{
 /// use it; the empty name reports whether the process is up.
 pub const READINESS_SERVICE: &str = "tokenauthority.v1.TokenAuthority";
 
-/// How the server runs.
+/// Options for serving.
 #[derive(Clone, Copy, Debug)]
 pub struct ServeOptions {
     /// How long in-flight calls may run after shutdown starts.
@@ -40,6 +40,17 @@ impl Default for ServeOptions {
     }
 }
 
+/// A failure of the gRPC server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The transport failed, for example while accepting connections.
+    #[error("gRPC transport failed")]
+    Transport(#[from] tonic::transport::Error),
+    /// The server task panicked.
+    #[error("gRPC server task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
 /// Serves the authority on `listener` until `shutdown` completes, then reports NOT_SERVING,
 /// stops accepting, and waits up to the shutdown timeout for in-flight calls.
 pub async fn serve<S: Store>(
@@ -47,7 +58,7 @@ pub async fn serve<S: Store>(
     authority: Authority<S>,
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), tonic::transport::Error> {
+) -> Result<(), ServeError> {
     let authority = Arc::new(authority);
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_service_status("", ServingStatus::Serving).await;
@@ -106,11 +117,7 @@ pub async fn serve<S: Store>(
         }
     };
     readiness.abort();
-    match result {
-        Ok(result) => result,
-        // The server task panicked or was aborted; there is nothing left to drain.
-        Err(_) => Ok(()),
-    }
+    Ok(result??)
 }
 
 /// Checks the store every interval and reports its readiness through the health service,

@@ -90,10 +90,10 @@ pub struct IssuedToken {
     pub key: AccessKey,
 }
 
-/// What Authorize decided.
+/// The outcome of Authorize.
 #[derive(Clone, Debug)]
 pub struct AuthorizeDecision {
-    /// Why the request was denied; `None` when it was allowed.
+    /// The denial; `None` when the request was allowed.
     pub denial: Option<Denial>,
     /// The token, when the key matched one.
     pub token: Option<TokenSummary>,
@@ -118,7 +118,7 @@ pub struct AuthorizeInput<'a> {
     pub cost: u64,
 }
 
-/// How CheckRateLimit names its token.
+/// The token a CheckRateLimit call refers to.
 #[derive(Clone, Copy, Debug)]
 pub enum TokenTarget<'a> {
     /// By key, as presented.

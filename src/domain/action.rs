@@ -2,7 +2,7 @@
 
 use super::scope::Scope;
 
-/// What a request made with a token wants to do.
+/// An operation that a request performs with a token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
     /// Post an item; the required scope depends on the item's platform.

@@ -5,8 +5,8 @@ use super::{
     token::{TokenRecord, TokenStatus},
 };
 
-/// Why Authorize denied a request. The variants are in check order: the first failing check
-/// decides.
+/// The reason Authorize denied a request. The variants are in check order, and the first
+/// failing check decides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Denial {
     /// No key was presented.
@@ -31,7 +31,7 @@ pub enum Denial {
 }
 
 impl Denial {
-    /// Returns the HTTP status the frontend answers with.
+    /// Returns the HTTP status the frontend returns to its caller.
     pub fn http_status(self) -> u16 {
         match self {
             Denial::MissingToken => 401,
@@ -40,7 +40,7 @@ impl Denial {
         }
     }
 
-    /// Returns the message the frontend answers with, in Rollbar's wording.
+    /// Returns the message the frontend returns to its caller, in Rollbar's wording.
     pub fn message(self) -> String {
         match self {
             Denial::MissingToken => "access token is missing".to_owned(),

@@ -77,7 +77,7 @@ impl fmt::Debug for KeyHash {
     }
 }
 
-/// What an end user presented as a key.
+/// A key as presented by an end user, classified.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PresentedKey {
     /// Nothing, or only whitespace.
@@ -170,7 +170,7 @@ mod tests {
         }
 
         #[test]
-        fn only_lowercase_hex_of_key_length_is_well_formed(raw in "[0-9a-fA-F]{30,34}") {
+        fn well_formed_only_lowercase_hex(raw in "[0-9a-fA-F]{30,34}") {
             let expected = raw.len() == KEY_LEN && !raw.bytes().any(|b| b.is_ascii_uppercase());
             prop_assert_eq!(matches!(parse_presented(&raw), PresentedKey::WellFormed(_)), expected);
         }

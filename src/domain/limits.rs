@@ -100,7 +100,7 @@ pub fn validate_user_limit(
     }))
 }
 
-/// Which of a token's two limits.
+/// One of a token's two limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LimitKind {
     /// The service-wide limit.
@@ -112,7 +112,7 @@ pub enum LimitKind {
 /// One limit as it applies to one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limit {
-    /// Which limit this is.
+    /// The limit's kind.
     pub kind: LimitKind,
     /// Requests allowed per window.
     pub count: u64,
@@ -140,7 +140,7 @@ pub struct Window {
     pub denied: bool,
 }
 
-/// What a rate-limit evaluation does besides reporting.
+/// The effect of a rate-limit evaluation besides reporting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RateMode {
     /// Report the windows; test and count nothing.
@@ -196,7 +196,7 @@ pub struct RateOutcome {
 /// The figures for the `X-Rate-Limit-*` headers of one limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateHeaders {
-    /// Which limit the figures describe.
+    /// The limit the figures describe.
     pub kind: LimitKind,
     /// Requests allowed per window.
     pub limit: u64,
@@ -280,8 +280,8 @@ pub fn evaluate(
 }
 
 impl RateOutcome {
-    /// Returns the header figures of the limit closest to denial: when denied, the denying limit
-    /// whose window ends last; otherwise the enforced limit with the fewest requests remaining.
+    /// Returns the header figures of the limit closest to denial. After a denial that is the
+    /// denying limit whose window ends last, else the enforced limit with the fewest remaining.
     pub fn headers(&self, cost: u64) -> Option<RateHeaders> {
         let enforced = self.windows.iter().filter(|view| view.limit.enforced);
         let chosen = if self.allowed {

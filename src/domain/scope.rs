@@ -79,12 +79,12 @@ impl ScopeSet {
         self.0 |= scope.bit();
     }
 
-    /// Tells whether the set holds `scope`.
+    /// Tells whether the set contains `scope`.
     pub fn contains(self, scope: Scope) -> bool {
         self.0 & scope.bit() != 0
     }
 
-    /// Tells whether the set holds no scope.
+    /// Tells whether the set is empty.
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }

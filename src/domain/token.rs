@@ -135,10 +135,10 @@ impl TokenPatch {
     }
 }
 
-/// The longest id accepted for accounts, projects and tokens.
+/// The maximum length of account, project and token ids.
 pub const MAX_ID_LEN: usize = 64;
 
-/// The longest name accepted for projects and tokens, in characters.
+/// The maximum length of project and token names, in characters.
 pub const MAX_NAME_LEN: usize = 255;
 
 /// Checks an account, project or token id. Ids are 1 to 64 characters from `A-Z a-z 0-9 . _ -`,

@@ -17,8 +17,8 @@ use crate::{
     store::Store,
 };
 
-/// The share of the caller's deadline kept back, so that a slow store is answered with
-/// UNAVAILABLE before the caller gives up (at most this much, and at least 1 ms).
+/// The maximum part of the caller's deadline kept back, so that a slow store turns into
+/// UNAVAILABLE before the caller gives up. The margin is a tenth of the deadline, at least 1 ms.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(20);
 
 /// The `tokenauthority.v1.TokenAuthority` service over a store.
@@ -47,7 +47,7 @@ async fn within_deadline<T, R>(
     match tokio::time::timeout(budget.saturating_sub(margin), operation).await {
         Ok(result) => result.map_err(Status::from),
         Err(_) => {
-            tracing::warn!(timeout = ?budget, "request deadline reached before the store answered");
+            tracing::warn!(timeout = ?budget, "store did not respond before the request deadline");
             Err(Status::unavailable(format!(
                 "the token store did not answer within the request deadline of {budget:?}; retry with backoff"
             )))

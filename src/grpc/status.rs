@@ -32,7 +32,7 @@ impl From<Error> for Status {
                 debug!(%message, "already exists");
                 Status::already_exists(message)
             }
-            // The state forbids the change: the message says which state and what to do instead.
+            // The state forbids the change: the message names the state and what to do instead.
             Error::FailedPrecondition(message) => {
                 debug!(%message, "failed precondition");
                 Status::failed_precondition(message)

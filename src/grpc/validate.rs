@@ -1,6 +1,6 @@
 //! Validation of request fields into domain values. Each error names the field by its path in
-//! the request and states the rule with the bad value; nothing is read or written before every
-//! field of a request has passed.
+//! the request and states the rule with the bad value. Handlers validate every field before
+//! they read or write anything.
 
 use prost_types::{FieldMask, Timestamp};
 

@@ -363,10 +363,10 @@ impl Store for MemoryStore {
             let Some(token) = state.tokens.get(hash) else {
                 continue;
             };
-            let wanted = query
+            let matches = query
                 .status
                 .is_none_or(|status| token.record.effective_status(query.now_ms) == status);
-            if wanted {
+            if matches {
                 page.tokens.push(token.record.clone());
             }
             if page.tokens.len() >= query.limit {

@@ -28,7 +28,7 @@ pub enum StoreError {
     /// The named account, project or token does not exist.
     #[error("{kind} {id} not found")]
     NotFound {
-        /// What was looked up: "project" or "token".
+        /// The kind of record looked up: "project" or "token".
         kind: &'static str,
         /// The id that was looked up.
         id: String,
@@ -36,7 +36,7 @@ pub enum StoreError {
     /// A project with this id already exists.
     #[error("{kind} {id} already exists")]
     AlreadyExists {
-        /// What was created: "project".
+        /// The kind of record created: "project".
         kind: &'static str,
         /// The id that is taken.
         id: String,
@@ -44,7 +44,7 @@ pub enum StoreError {
     /// The operation is not allowed in the current state, for example updating an expired token.
     #[error("{0}")]
     FailedPrecondition(String),
-    /// Redis did not answer within the command timeout.
+    /// Redis did not reply within the command timeout.
     #[error("redis did not answer within {0:?}")]
     Timeout(Duration),
     /// Redis could not be reached or returned an error.
@@ -55,7 +55,7 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// What Authorize asks the store.
+/// The input of [`Store::authorize`].
 #[derive(Clone, Copy, Debug)]
 pub struct AuthorizeQuery<'a> {
     /// The hash of the presented key.
@@ -83,10 +83,10 @@ pub struct TokenSummary {
     pub scopes: ScopeSet,
 }
 
-/// The store's answer to Authorize.
+/// The result of [`Store::authorize`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthorizeOutcome {
-    /// Why the request was denied; `None` when it was allowed and counted.
+    /// The denial; `None` when the request was allowed and counted.
     pub denial: Option<Denial>,
     /// The token, when the key matched one.
     pub token: Option<TokenSummary>,
@@ -94,7 +94,7 @@ pub struct AuthorizeOutcome {
     pub rate: Option<RateOutcome>,
 }
 
-/// How a rate-limit check names its token.
+/// The token a rate-limit check refers to.
 #[derive(Clone, Copy, Debug)]
 pub enum TokenLocator<'a> {
     /// By the hash of a key, as Authorize does.
@@ -108,7 +108,7 @@ pub enum TokenLocator<'a> {
     },
 }
 
-/// The store's answer to a rate-limit check.
+/// The result of [`Store::rate_limit`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RateReport {
     /// The token.
@@ -147,7 +147,7 @@ pub struct ListQuery<'a> {
     pub status: Option<TokenStatus>,
     /// Only tokens whose id sorts after this one: the last id of the previous page.
     pub after: Option<&'a str>,
-    /// The most tokens to return; at least 1.
+    /// The maximum number of tokens to return; at least 1.
     pub limit: usize,
     /// The time at which effective status is judged, in Unix milliseconds.
     pub now_ms: i64,
@@ -258,8 +258,8 @@ pub trait Store: Send + Sync + 'static {
         token_id: &str,
     ) -> impl Future<Output = StoreResult<()>> + Send;
 
-    /// Gives a token a new key: the old key stops working at once, the token becomes enabled
-    /// with no expiry, and its creation time becomes `now_ms`; name, scopes and user limit stay.
+    /// Gives a token a new key. The old key stops working at once, the token becomes enabled
+    /// with no expiry, and its creation time becomes `now_ms`. Name, scopes and user limit stay.
     /// With `only_if_expired`, a token that is not expired at `now_ms` is left alone and `None`
     /// is returned, which makes project and account regeneration safe to run twice.
     fn regenerate_token(
