@@ -19,3 +19,6 @@ cargo clippy --all-targets --locked -- -D warnings
 
 echo "==> cargo test"
 cargo test --all-targets --locked
+
+echo "==> Helm chart and Dockerfile checks"
+bash scripts/check-helm.sh
