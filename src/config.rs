@@ -17,7 +17,7 @@ pub struct Config {
 
     /// Redis URL, such as redis://:PASSWORD@HOST:6379/0. When unset, the server uses an
     /// in-memory store whose state is lost on exit and not shared between replicas.
-    #[arg(long, env = "TOKEN_AUTHORITY_REDIS_URL", value_parser = parse_redis_url, hide_env_values = true)]
+    #[arg(long, env = "TOKEN_AUTHORITY_REDIS_URL", value_parser = RedisUrlParser, hide_env_values = true)]
     pub redis_url: Option<RedisUrl>,
 
     /// Treat --redis-url as a comma-separated list of Redis Cluster seed node URLs.
@@ -128,6 +128,35 @@ fn redact_password(url: &str) -> String {
     }
 }
 
+/// The parser of `--redis-url`. clap quotes the raw value in the errors of a plain parser
+/// function, password included, so this parser writes its own message with the password replaced.
+#[derive(Clone, Copy, Debug)]
+struct RedisUrlParser;
+
+impl clap::builder::TypedValueParser for RedisUrlParser {
+    type Value = RedisUrl;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<RedisUrl, clap::Error> {
+        let option = arg.map_or_else(|| "--redis-url".to_owned(), |arg| arg.to_string());
+        let invalid = |message: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid value for '{option}': {message}\n"),
+            )
+            .with_cmd(command)
+        };
+        let value = value
+            .to_str()
+            .ok_or_else(|| invalid("the value is not valid UTF-8".to_owned()))?;
+        parse_redis_url(value).map_err(invalid)
+    }
+}
+
 fn parse_redis_url(value: &str) -> Result<RedisUrl, String> {
     for url in value.split(',') {
         let url = url.trim();
@@ -159,6 +188,16 @@ mod tests {
     fn redis_url_rejects_other_schemes() {
         let error = parse_redis_url("http://cache:6379").unwrap_err();
         assert!(error.contains("not a Redis URL"), "{error}");
+    }
+
+    #[test]
+    fn rejected_redis_url_hides_password() {
+        let url = "http://user:s3cret@cache:6379";
+        let error = Config::try_parse_from(["token-authority", "--redis-url", url]).unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("--redis-url"), "{message}");
+        assert!(message.contains("http://***@cache:6379"), "{message}");
+        assert!(!message.contains("s3cret"), "{message}");
     }
 
     #[test]
