@@ -38,6 +38,9 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> Result<(), String> {
+    // Installed first, so that a SIGTERM during start-up drains rather than kills the process.
+    let shutdown = shutdown::signal();
+
     info!(
         listen = %config.listen,
         redis_url = config.redis_url.as_ref().map(|url| url.to_string()),
@@ -56,7 +59,7 @@ async fn run(config: Config) -> Result<(), String> {
             "no --redis-url set: serving from the in-memory store; state is lost on exit and not \
              shared between replicas, so use it only for development and single-process use"
         );
-        return serve(&config, MemoryStore::new()).await;
+        return serve(&config, MemoryStore::new(), shutdown).await;
     };
 
     let store = RedisStore::new(&RedisConfig {
@@ -71,10 +74,14 @@ async fn run(config: Config) -> Result<(), String> {
         // is reachable.
         warn!(%error, redis_url = %url, "failed to load the Lua scripts into Redis; will retry");
     }
-    serve(&config, store).await
+    serve(&config, store, shutdown).await
 }
 
-async fn serve<S: Store>(config: &Config, store: S) -> Result<(), String> {
+async fn serve<S: Store>(
+    config: &Config,
+    store: S,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|error| format!("failed to listen on --listen {}: {error}", config.listen))?;
@@ -89,7 +96,7 @@ async fn serve<S: Store>(config: &Config, store: S) -> Result<(), String> {
         ..ServeOptions::default()
     };
     let authority = Authority::new(store, config.system_limit());
-    server::serve(listener, authority, options, shutdown::signal())
+    server::serve(listener, authority, options, shutdown)
         .await
         .map_err(|error| match std::error::Error::source(&error) {
             Some(cause) => format!("{error}: {cause}"),
