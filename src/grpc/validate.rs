@@ -20,6 +20,9 @@ pub const DEFAULT_PAGE_SIZE: usize = 100;
 /// The largest page size a list request may ask for.
 pub const MAX_PAGE_SIZE: usize = 1000;
 
+/// The seconds of 9999-12-31T23:59:59Z: `google.protobuf.Timestamp` defines no later instant.
+const MAX_TIMESTAMP_SECONDS: i64 = 253_402_300_799;
+
 /// The update mask paths UpdateToken accepts.
 const UPDATE_PATHS: [&str; 5] = ["name", "scopes", "status", "rate_limit", "expires_at"];
 
@@ -153,6 +156,15 @@ pub fn expires_at(
             format!(
                 "nanos must be between 0 and 999999999, got {}",
                 timestamp.nanos
+            ),
+        ));
+    }
+    if timestamp.seconds > MAX_TIMESTAMP_SECONDS {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "{} seconds is after 9999-12-31T23:59:59Z, the latest valid timestamp",
+                timestamp.seconds
             ),
         ));
     }
