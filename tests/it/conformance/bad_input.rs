@@ -368,3 +368,20 @@ conformance_test!(regenerate_fields, |h| {
     h.assert_unchanged(&before, "after rejected regenerations")
         .await;
 });
+
+conformance_test!(snapshot_detects_writes, |h| {
+    // The tests above rely on the snapshot, so check that it detects writes.
+    let empty = h.snapshot().await;
+    let created = paid_project(&h).await;
+    let with_project = h.snapshot().await;
+    assert_ne!(empty, with_project, "creating a project");
+
+    h.read(created.key("read")).await;
+    let after_read = h.snapshot().await;
+    assert_ne!(with_project, after_read, "counting a request");
+
+    h.set_status(token_of(created.token("write")), pb::TokenStatus::Disabled)
+        .await
+        .unwrap();
+    assert_ne!(after_read, h.snapshot().await, "disabling a token");
+});

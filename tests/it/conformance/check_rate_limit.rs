@@ -80,6 +80,11 @@ conformance_test!(report_consumes_nothing, system_limit(5, 60), |h| {
             "reports by key and by reference agree and consume nothing"
         );
     }
+    let padded = check(&h, by_key(&format!("{key}\n")), 0, false).await;
+    assert_eq!(
+        padded.token_id, token.token_id,
+        "a key with a trailing newline"
+    );
     let third = h.read(key).await;
     assert_eq!(third.rate_limit.unwrap().remaining, 2, "reports consumed");
 });

@@ -54,7 +54,7 @@ conformance_test!(status_filter, |h| {
     let expired = token_of(created.token("write")).clone();
     h.expire_token(&expired).await;
 
-    let expires_at_ms = now_unix_ms() + 1_200;
+    let expires_at_ms = now_unix_ms() + 2_000;
     let timestamp = prost_types::Timestamp {
         seconds: expires_at_ms / 1000,
         nanos: (expires_at_ms % 1000) as i32 * 1_000_000,

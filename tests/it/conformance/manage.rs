@@ -65,6 +65,10 @@ conformance_test!(delete_project, |h| {
 
     let recreated = h.create_project("acct", "proj", "Project again").await;
     assert_allowed(&h.read(recreated.key("read")).await);
+    let listed = h
+        .list_all_tokens("proj", TokenStatus::Unspecified, 100)
+        .await;
+    assert_eq!(listed.len(), 4, "only the new project's default tokens");
 });
 
 conformance_test!(unknown_ids_not_found, |h| {
@@ -398,4 +402,81 @@ conformance_test!(far_future_expiry, |h| {
         ..Default::default()
     };
     assert_invalid_field(h.try_create_token(beyond).await, "create_token.expires_at");
+});
+
+conformance_test!(names_round_trip, |h| {
+    let project_name = "Café ☕, \"EU\" — 日本";
+    let token_name = "é".repeat(255);
+    let created = h.create_project("acct", "proj", project_name).await;
+    assert_eq!(created.project.name, project_name);
+
+    let issued = h
+        .create_scoped_token("proj", &token_name, &[pb::Scope::Read])
+        .await;
+    assert_eq!(token_of(&issued).name, token_name);
+    let stored = h.get_token(token_of(&issued)).await.unwrap();
+    assert_eq!(stored.name, token_name, "stored name");
+    let response = h.read(&issued.access_token).await;
+    assert_eq!(response.token_name, token_name, "name in Authorize");
+
+    h.expire_token(token_of(&issued)).await;
+    let regenerated = h
+        .regenerate(pb::regenerate_request::Target::AccountId("acct".to_owned()))
+        .await
+        .unwrap();
+    let mut reader = csv::Reader::from_reader(regenerated.csv.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader
+        .records()
+        .collect::<Result<_, _>>()
+        .expect("the CSV parses");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(&rows[0][1], project_name, "project name in the CSV");
+    assert_eq!(&rows[0][3], token_name, "token name in the CSV");
+});
+
+conformance_test!(longest_ids_work, |h| {
+    let account_id = format!("A.{}", "a_-".repeat(20)) + "zz";
+    let project_id = format!("P.{}", "p-_".repeat(20)) + "zz";
+    assert_eq!(account_id.len(), 64);
+    assert_eq!(project_id.len(), 64);
+
+    let created = h.create_project(&account_id, &project_id, "Long").await;
+    let response = h
+        .authorize_request(pb::AuthorizeRequest {
+            access_token: created.key("read").to_owned(),
+            action: Action::Read as i32,
+            project_id: project_id.clone(),
+            ..Default::default()
+        })
+        .await;
+    assert_allowed(&response);
+    assert_eq!(response.project_id, project_id);
+
+    let listed = h
+        .list_all_tokens(&project_id, TokenStatus::Unspecified, 2)
+        .await;
+    assert_eq!(listed.len(), 4);
+    h.expire_token(token_of(created.token("write"))).await;
+    let regenerated = h
+        .regenerate(pb::regenerate_request::Target::AccountId(account_id))
+        .await
+        .unwrap();
+    assert_eq!(regenerated.tokens.len(), 1);
+    assert_eq!(h.delete_project(&project_id).await.unwrap(), 4);
+});
+
+conformance_test!(deleted_project_not_regenerated, |h| {
+    let gone = h.create_project("acct", "gone", "Gone").await;
+    let stays = h.create_project("acct", "stays", "Stays").await;
+    h.expire_token(token_of(gone.token("read"))).await;
+    h.expire_token(token_of(stays.token("read"))).await;
+    h.delete_project("gone").await.unwrap();
+
+    let regenerated = h
+        .regenerate(pb::regenerate_request::Target::AccountId("acct".to_owned()))
+        .await
+        .unwrap();
+    assert_eq!(regenerated.tokens.len(), 1);
+    assert_eq!(token_of(&regenerated.tokens[0]).project_id, "stays");
+    assert_eq!(regenerated.project_count, 1);
 });

@@ -136,7 +136,7 @@ conformance_test!(figures_arithmetic, system_limit(5, 60), |h| {
     assert_eq!(after.count, 2);
 });
 
-conformance_test!(window_ends, system_limit(2, 1), |h| {
+conformance_test!(window_ends, system_limit(2, 2), |h| {
     let created = h.create_project("acct", "proj", "Project").await;
     let key = created.key("read");
     let token = token_of(created.token("read"));
@@ -145,18 +145,22 @@ conformance_test!(window_ends, system_limit(2, 1), |h| {
     assert_allowed(&h.read(key).await);
     let denied = h.read(key).await;
     assert_denied(&denied, DenialReason::RateLimited, 429);
-    assert_eq!(figures(&denied).retry_after_seconds, 1);
+    let retry_after = figures(&denied).retry_after_seconds;
+    assert!(
+        (1..=2).contains(&retry_after),
+        "retry after {retry_after} s"
+    );
     let first_start = window(&h.windows(token).await, LimitKind::System).window_start_unix_ms;
 
-    // The window is one second of wall-clock time, so the test waits for it to end.
-    let wait_ms = (first_start + 1_100 - now_unix_ms()).max(0) as u64;
+    // The window is two seconds of wall-clock time, so the test waits for it to end.
+    let wait_ms = (first_start + 2_100 - now_unix_ms()).max(0) as u64;
     tokio::time::sleep(Duration::from_millis(wait_ms)).await;
 
     let reopened = h.read(key).await;
     assert_allowed(&reopened);
     assert_eq!(figures(&reopened).remaining, 1, "a new window");
     let second = window(&h.windows(token).await, LimitKind::System);
-    assert!(second.window_start_unix_ms >= first_start + 1_000);
+    assert!(second.window_start_unix_ms >= first_start + 2_000);
     assert_eq!(second.count, 1);
 });
 
@@ -489,3 +493,64 @@ async fn read_concurrently(h: &Harness, key: &str, count: usize) -> Vec<pb::Auth
         })
         .collect()
 }
+
+conformance_test!(concurrent_user_limit, system_limit(50, 60), |h| {
+    let issued = limited_token(&h, 7, 86_400).await;
+
+    let responses = read_concurrently(&h, &issued.access_token, 40).await;
+    let allowed = responses
+        .iter()
+        .filter(|response| response.decision() == pb::Decision::Allow)
+        .count();
+    let flagged = responses
+        .iter()
+        .filter(|response| response.first_denial_in_window)
+        .count();
+    assert_eq!(allowed, 7, "allowed out of 40 concurrent calls");
+    assert_eq!(flagged, 1, "first denials out of 33 concurrent denials");
+
+    let windows = h.windows(token_of(&issued)).await;
+    assert_eq!(window(&windows, LimitKind::System).count, 7);
+    assert_eq!(window(&windows, LimitKind::User).count, 7);
+});
+
+conformance_test!(cost_above_user_limit, system_limit(10, 60), |h| {
+    let issued = limited_token(&h, 2, 60).await;
+    let response = h
+        .authorize_request(pb::AuthorizeRequest {
+            access_token: issued.access_token.clone(),
+            action: Action::Read as i32,
+            cost: 3,
+            ..Default::default()
+        })
+        .await;
+    assert_denied(&response, DenialReason::RateLimited, 429);
+    assert_eq!(figures(&response).kind(), LimitKind::User);
+
+    let windows = h.windows(token_of(&issued)).await;
+    assert_eq!(window(&windows, LimitKind::System).count, 0);
+    assert_eq!(window(&windows, LimitKind::User).count, 0);
+    assert_allowed(&h.read(&issued.access_token).await);
+});
+
+conformance_test!(longest_window_figures, system_limit(5, 60), |h| {
+    let issued = limited_token(&h, 3, 2_592_000).await;
+
+    let first = figures(&h.read(&issued.access_token).await);
+    assert_eq!(first.kind(), LimitKind::User);
+    assert_eq!(first.window_seconds, 2_592_000);
+    assert_eq!(first.remaining, 2);
+    assert!(
+        (2_591_999..=2_592_000).contains(&first.remaining_seconds),
+        "remaining seconds on the first request: {}",
+        first.remaining_seconds
+    );
+
+    let user = window(&h.windows(token_of(&issued)).await, LimitKind::User);
+    assert_eq!(user.count, 1);
+    assert_eq!(
+        user.reset,
+        ceil_seconds(user.window_start_unix_ms + 2_592_000_000)
+    );
+    assert_eq!(first.reset, user.reset);
+});

@@ -139,6 +139,14 @@ conformance_test!(deleted_token, |h| {
     assert_eq!(response.token_id, "", "an unknown token is not named");
     assert_code(h.get_token(token).await, Code::NotFound);
     assert_code(h.delete_token(token).await, Code::NotFound);
+    let listed = h
+        .list_all_tokens("proj", TokenStatus::Unspecified, 100)
+        .await;
+    assert_eq!(listed.len(), 3, "the deleted token is not listed");
+    assert!(
+        listed.iter().all(|other| other.token_id != token.token_id),
+        "the deleted token is listed"
+    );
     assert_allowed(&h.authorize(created.key("write"), Action::Write, "").await);
 });
 
