@@ -1,0 +1,35 @@
+-- token_delete.lua: deletes a token record and its windows.
+--
+-- KEYS[1]  token record, hash                ta:v1:{k:<key hash>}:token
+-- KEYS[2]  system limit window, hash         ta:v1:{k:<key hash>}:w:sys
+-- KEYS[3]  user limit window, hash           ta:v1:{k:<key hash>}:w:user
+-- ARGV[1]  token id the record must have
+-- ARGV[2]  modified_at_ms the record must have, or "" to delete whatever its value. A
+--          regeneration passes the value it copied, so it never discards a change made since.
+--
+-- Reply: {"deleted"}; {"missing"} when there is no record with that token id (leftover windows
+-- are deleted anyway); or {"changed"} when ARGV[2] does not match, and nothing is deleted.
+--
+-- Example:
+--   EVALSHA <sha> 3 ta:v1:{k:9f..}:token ta:v1:{k:9f..}:w:sys ta:v1:{k:9f..}:w:user
+--     tok_01941f29c000a1b2c3d4 ""
+--   -> {"deleted"}
+
+if #KEYS ~= 3 or #ARGV ~= 2 then
+  return redis.error_reply('token_delete.lua expects 3 keys and 2 arguments, got '
+    .. #KEYS .. ' and ' .. #ARGV)
+end
+
+local record = redis.call('HMGET', KEYS[1], 'token_id', 'modified_at_ms')
+if record[1] ~= ARGV[1] then
+  if not record[1] then
+    redis.call('DEL', KEYS[2], KEYS[3])
+  end
+  return {'missing'}
+end
+if ARGV[2] ~= '' and record[2] ~= ARGV[2] then
+  return {'changed'}
+end
+
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+return {'deleted'}
