@@ -4,6 +4,8 @@
 
 mod config;
 mod process;
+mod redis;
+mod secrets;
 mod shutdown;
 mod startup;
 

@@ -31,6 +31,10 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a process may take to exit, or a rejected configuration to be reported.
 pub const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long readiness may take to change: one readiness interval (2 s) plus one check timeout
+/// (1 s) in the server, with slack for a loaded machine.
+pub const READINESS_CHANGE: Duration = Duration::from_secs(6);
+
 /// The health service name that reports whether the token store is ready.
 pub const READINESS: &str = "tokenauthority.v1.TokenAuthority";
 

@@ -17,6 +17,8 @@ use super::{
 #[tokio::test]
 async fn memory_store_warns_and_serves() {
     let server = start(&[]).await;
+    assert!(server.address().ip().is_loopback(), "{}", server.address());
+    assert_ne!(server.address().port(), 0);
 
     let warnings = server.logs_starting_with("no --redis-url set");
     assert_eq!(warnings.len(), 1, "logs:\n{}", server.stderr_text());
