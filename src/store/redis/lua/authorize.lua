@@ -144,6 +144,8 @@ if mode == 'consume' then
           'count', string.format('%.0f', window.count),
           'denied', window.denied and '1' or '0')
         -- The expiry follows the limit as configured now, so it is set again on every write.
+        -- NOTE: after a restart with a longer system window, an open window keeps its old expiry
+        -- until its next write, so an idle one can end early and restart its count.
         redis.call('PEXPIREAT', limit.key, string.format('%.0f', window.start_ms + limit.window_ms))
       end
     end
