@@ -5,7 +5,7 @@ use std::{fmt, net::SocketAddr, time::Duration};
 
 use clap::{Parser, ValueEnum};
 
-use crate::domain::SystemLimit;
+use crate::{domain::SystemLimit, store::redis::redact_url};
 
 /// The token authority gRPC server.
 #[derive(Clone, Debug, Parser)]
@@ -104,7 +104,11 @@ impl RedisUrl {
 
 impl fmt::Display for RedisUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let redacted: Vec<String> = self.0.split(',').map(redact_password).collect();
+        let redacted: Vec<String> = self
+            .0
+            .split(',')
+            .map(|url| redact_url(url.trim()))
+            .collect();
         f.write_str(&redacted.join(","))
     }
 }
@@ -112,19 +116,6 @@ impl fmt::Display for RedisUrl {
 impl fmt::Debug for RedisUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "RedisUrl({self})")
-    }
-}
-
-/// Replaces the user-info part of a URL (`user:password@`) with `***@`.
-fn redact_password(url: &str) -> String {
-    let url = url.trim();
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
-        None => url.to_owned(),
     }
 }
 
@@ -165,7 +156,7 @@ fn parse_redis_url(value: &str) -> Result<RedisUrl, String> {
             return Err(format!(
                 "{} is not a Redis URL; use redis://HOST:PORT, redis://:PASSWORD@HOST:PORT/DB or \
                  rediss:// for TLS",
-                redact_password(url)
+                redact_url(url.trim())
             ));
         }
     }

@@ -67,7 +67,7 @@ impl From<StoreError> for Error {
             StoreError::AlreadyExists { .. } => Error::AlreadyExists(error.to_string()),
             StoreError::FailedPrecondition(message) => Error::FailedPrecondition(message),
             StoreError::Timeout(_) | StoreError::Unavailable(_) => Error::Unavailable(error),
-            StoreError::Corrupt(_) => Error::Internal(error),
+            StoreError::Corrupt(_) | StoreError::InvalidConfig(_) => Error::Internal(error),
         }
     }
 }

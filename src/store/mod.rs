@@ -50,6 +50,10 @@ pub enum StoreError {
     /// Redis could not be reached or returned an error.
     #[error("redis command failed")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The store's configuration is invalid, for example a malformed Redis URL. The message
+    /// names the bad value with any password masked.
+    #[error("{0}")]
+    InvalidConfig(String),
     /// Stored data or a script reply had an unexpected shape.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),

@@ -22,6 +22,8 @@
 mod authorize;
 mod keys;
 mod pool;
+
+pub use pool::redact_url;
 mod projects;
 mod record;
 mod reply;
@@ -62,7 +64,7 @@ impl fmt::Debug for RedisConfig {
         let urls: Vec<String> = self
             .url
             .split(',')
-            .map(|url| pool::redact(url.trim()))
+            .map(|url| pool::redact_url(url.trim()))
             .collect();
         f.debug_struct("RedisConfig")
             .field("url", &urls.join(","))

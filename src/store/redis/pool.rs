@@ -58,7 +58,7 @@ pub fn build(config: &RedisConfig) -> StoreResult<Pool> {
         }
         for url in &urls {
             redis::Client::open(*url).map_err(|error| {
-                invalid_config(format!("invalid Redis URL {}: {error}", redact(url)))
+                invalid_config(format!("invalid Redis URL {}: {error}", redact_url(url)))
             })?;
         }
         let client = ClusterClientBuilder::new(urls)
@@ -72,7 +72,7 @@ pub fn build(config: &RedisConfig) -> StoreResult<Pool> {
         let client = redis::Client::open(config.url.as_str()).map_err(|error| {
             invalid_config(format!(
                 "invalid Redis URL {}: {error}",
-                redact(&config.url)
+                redact_url(&config.url)
             ))
         })?;
         let settings = AsyncConnectionConfig::new()
@@ -92,7 +92,7 @@ pub fn build(config: &RedisConfig) -> StoreResult<Pool> {
 }
 
 /// Replaces the user information of a URL (which may hold a password) with `***`.
-pub fn redact(url: &str) -> String {
+pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
@@ -104,9 +104,7 @@ pub fn redact(url: &str) -> String {
 }
 
 fn invalid_config(message: String) -> StoreError {
-    // NOTE: StoreError has no variant for configuration errors, so they travel as
-    // FailedPrecondition, whose message is shown as is.
-    StoreError::FailedPrecondition(message)
+    StoreError::InvalidConfig(message)
 }
 
 /// The client the pool creates connections with.
@@ -313,11 +311,11 @@ mod tests {
     #[test]
     fn redact_hides_user_information() {
         assert_eq!(
-            redact("redis://user:s3cret@cache:6379/0"),
+            redact_url("redis://user:s3cret@cache:6379/0"),
             "redis://***@cache:6379/0"
         );
-        assert_eq!(redact("redis://:p@ss@cache"), "redis://***@cache");
-        assert_eq!(redact("redis://cache:6379"), "redis://cache:6379");
-        assert_eq!(redact("cache:6379"), "cache:6379");
+        assert_eq!(redact_url("redis://:p@ss@cache"), "redis://***@cache");
+        assert_eq!(redact_url("redis://cache:6379"), "redis://cache:6379");
+        assert_eq!(redact_url("cache:6379"), "cache:6379");
     }
 }
