@@ -146,6 +146,18 @@ impl ServerProcess {
         status
     }
 
+    /// Stops the server with SIGTERM, waits until its standard error is complete, and checks that
+    /// it exited with status 0.
+    pub async fn stop(&mut self) {
+        self.signal(Signal::SIGTERM);
+        let status = self.wait_for_exit(EXIT_TIMEOUT).await;
+        assert!(
+            status.success(),
+            "exit status {status}; logs:\n{}",
+            self.stderr_text()
+        );
+    }
+
     /// Returns everything the process has written to standard error so far.
     pub fn stderr_text(&self) -> String {
         self.stderr.borrow().join("\n")

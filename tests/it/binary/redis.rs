@@ -86,7 +86,7 @@ async fn two_processes_share_limit() {
 #[tokio::test]
 async fn paused_redis_unavailable_then_recovers() {
     let redis = RedisServer::start().await;
-    let server = start(&["--redis-url", &redis.url(), "--redis-timeout-ms", "200"]).await;
+    let mut server = start(&["--redis-url", &redis.url(), "--redis-timeout-ms", "200"]).await;
     let mut health = server.health();
     let mut client = server.authority();
     let ready = wait_for_health(
@@ -145,6 +145,8 @@ async fn paused_redis_unavailable_then_recovers() {
         .unwrap()
         .into_inner();
     assert!(allowed(&response), "{response:?}");
+
+    server.stop().await;
     assert_eq!(server.logs_starting_with("token store ready").len(), 2);
     assert_logged_once(&server, "token store not ready");
 }
@@ -154,7 +156,7 @@ async fn paused_redis_unavailable_then_recovers() {
 #[tokio::test]
 async fn killed_redis_reports_unavailable() {
     let redis = RedisServer::start().await;
-    let server = start(&["--redis-url", &redis.url(), "--redis-timeout-ms", "200"]).await;
+    let mut server = start(&["--redis-url", &redis.url(), "--redis-timeout-ms", "200"]).await;
     let mut health = server.health();
     let mut client = server.authority();
     let ready = wait_for_health(
@@ -192,6 +194,7 @@ async fn killed_redis_reports_unavailable() {
         health_status(&mut health, "").await.unwrap(),
         ServingStatus::Serving
     );
+    server.stop().await;
     assert_logged_once(&server, "token store not ready");
 }
 

@@ -28,7 +28,7 @@ async fn keys_and_password_stay_out_of_logs() {
     let redis = RedisServer::start().await;
     require_password(&redis).await;
     let url = format!("redis://:{PASSWORD}@127.0.0.1:{}", redis.port());
-    let server = start(&["--redis-url", &url, "--log-level", "debug"]).await;
+    let mut server = start(&["--redis-url", &url, "--log-level", "debug"]).await;
     let ready = wait_for_health(
         &mut server.health(),
         READINESS,
@@ -78,6 +78,8 @@ async fn keys_and_password_stay_out_of_logs() {
         assert_eq!(status.code(), Code::InvalidArgument);
     }
 
+    // Stopping the server first makes sure that every line it wrote has been read.
+    server.stop().await;
     let logs = server.stderr_text();
     let debug_lines = server
         .log_events()
@@ -127,6 +129,7 @@ async fn wrong_password_stays_out_of_logs() {
             .expect_err("Authorize succeeded with a wrong Redis password");
         assert_eq!(status.code(), Code::Unavailable, "{status:?}");
 
+        server.stop().await;
         let logs = server.stderr_text();
         assert!(
             !logs.contains("wrong-pass"),

@@ -41,7 +41,7 @@ async fn memory_store_warns_and_serves() {
 
 #[tokio::test]
 async fn health_reports_serving() {
-    let server = start(&[]).await;
+    let mut server = start(&[]).await;
     let mut health = server.health();
 
     let process = health_status(&mut health, "").await.unwrap();
@@ -60,6 +60,10 @@ async fn health_reports_serving() {
         "readiness never turned SERVING; logs:\n{}",
         server.stderr_text()
     );
+    // The reader of standard error may still be behind the health status.
+    server
+        .wait_for_log("token store ready", Duration::from_secs(5))
+        .await;
     let ready_lines = server.logs_starting_with("token store ready");
     assert_eq!(ready_lines.len(), 1, "logs:\n{}", server.stderr_text());
 
