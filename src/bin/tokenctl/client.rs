@@ -1,12 +1,15 @@
 //! The connection to the token authority: connecting, and running each call under the timeout.
 
-use std::{future::Future, time::Duration};
+use std::{
+    future::Future,
+    time::{Duration, Instant},
+};
 
 use token_authority::proto::v1::{
     self as pb, manage_request::Operation, manage_response,
     token_authority_client::TokenAuthorityClient,
 };
-use tonic::{Request, Response, Status, transport::Channel, transport::Endpoint};
+use tonic::{Code, Request, Response, Status, transport::Channel, transport::Endpoint};
 
 use crate::error::CliError;
 
@@ -108,14 +111,24 @@ impl Session {
         operation: &'static str,
         call: impl Future<Output = Result<Response<T>, Status>>,
     ) -> Result<T, CliError> {
+        let started = Instant::now();
+        let timed_out = || CliError::TimedOut {
+            operation,
+            server: self.server.clone(),
+            timeout: self.timeout,
+        };
         match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(response)) => Ok(response.into_inner()),
+            // tonic enforces the request's timeout itself and then returns CANCELLED, which
+            // means the same as our own timer firing.
+            Ok(Err(status))
+                if matches!(status.code(), Code::Cancelled | Code::DeadlineExceeded)
+                    && started.elapsed() >= self.timeout =>
+            {
+                Err(timed_out())
+            }
             Ok(Err(status)) => Err(CliError::from_status(operation, &self.server, &status)),
-            Err(_) => Err(CliError::TimedOut {
-                operation,
-                server: self.server.clone(),
-                timeout: self.timeout,
-            }),
+            Err(_) => Err(timed_out()),
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::{
     client::Session,
     error::CliError,
     output::{
-        self, IssuedTokenView, KEYS_SHOWN_ONCE, Report, TokenView, issued_table, tokens_table,
+        self, IssuedTokenView, Report, TokenView, issued_table, keys_shown_once, tokens_table,
     },
     values::scope_to_proto,
 };
@@ -68,7 +68,7 @@ pub async fn project(session: &Session, command: ProjectCommand) -> Result<Repor
                 output::count(created.tokens.len() as i64, "token", "tokens"),
                 issued_table(&created.tokens)
             );
-            Ok(Report::new(&view, table).with_note(KEYS_SHOWN_ONCE))
+            Ok(Report::new(&view, table).with_note(keys_shown_once(created.tokens.len())))
         }
         ProjectCommand::Delete { project } => {
             let operation = Operation::DeleteProject(pb::DeleteProjectOperation {
@@ -175,7 +175,7 @@ async fn create_token(session: &Session, args: TokenCreateArgs) -> Result<Report
     let issued = result.token.unwrap_or_default();
     let view = json!({ "token": IssuedTokenView::from_proto(&issued) });
     let table = issued_table(std::slice::from_ref(&issued));
-    Ok(Report::new(&view, table).with_note(KEYS_SHOWN_ONCE))
+    Ok(Report::new(&view, table).with_note(keys_shown_once(1)))
 }
 
 async fn list_tokens(session: &Session, args: TokenListArgs) -> Result<Report, CliError> {

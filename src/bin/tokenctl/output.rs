@@ -41,9 +41,14 @@ impl Report {
     }
 }
 
-/// The note printed wherever a reply carries keys.
-pub const KEYS_SHOWN_ONCE: &str =
-    "These keys are shown only once: store them now. The server keeps only their hashes.";
+/// Returns the note printed wherever a reply carries `count` keys.
+pub fn keys_shown_once(count: usize) -> &'static str {
+    if count == 1 {
+        "This key is shown only once: store it now. The server keeps only its hash."
+    } else {
+        "These keys are shown only once: store them now. The server keeps only their hashes."
+    }
+}
 
 /// A token, without its key.
 #[derive(Debug, Serialize)]

@@ -14,7 +14,7 @@ use crate::{
     cli::RegenerateCommand,
     client::Session,
     error::CliError,
-    output::{IssuedTokenView, KEYS_SHOWN_ONCE, Report, TokenView, columns, count, issued_table},
+    output::{IssuedTokenView, Report, TokenView, columns, count, issued_table, keys_shown_once},
 };
 
 /// Runs a regenerate command.
@@ -34,7 +34,7 @@ pub async fn regenerate(session: &Session, command: RegenerateCommand) -> Result
             };
             let view = json!({ "token": IssuedTokenView::from_proto(issued) });
             let table = issued_table(std::slice::from_ref(issued));
-            Ok(Report::new(&view, table).with_note(KEYS_SHOWN_ONCE))
+            Ok(Report::new(&view, table).with_note(keys_shown_once(1)))
         }
         RegenerateCommand::Project { project } => {
             let target = Target::ProjectId(project.clone());
@@ -53,7 +53,7 @@ pub async fn regenerate(session: &Session, command: RegenerateCommand) -> Result
                 count(reply.tokens.len() as i64, "expired token", "expired tokens"),
                 issued_table(&reply.tokens)
             );
-            Ok(Report::new(&view, table).with_note(KEYS_SHOWN_ONCE))
+            Ok(Report::new(&view, table).with_note(keys_shown_once(reply.tokens.len())))
         }
         RegenerateCommand::Account {
             account,
