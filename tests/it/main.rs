@@ -4,7 +4,9 @@
 //!   a real `redis-server` started for the test.
 //! - `binary`: the real `token-authority` executable: start-up, health, reflection, shutdown,
 //!   and two processes sharing one Redis.
+//! - `tokenctl`: the real `tokenctl` executable against a server, and the README's quickstart.
 
 mod binary;
 mod conformance;
 mod support;
+mod tokenctl;
