@@ -72,7 +72,7 @@ async fn run(config: Config) -> Result<(), String> {
     if let Err(error) = store.load_scripts().await {
         // Not fatal: readiness stays NOT_SERVING and the scripts load on first use once Redis
         // is reachable.
-        warn!(%error, redis_url = %url, "failed to load the Lua scripts into Redis; will retry");
+        warn!(error = %logging::error_chain(&error), redis_url = %url, "failed to load the Lua scripts into Redis; will retry");
     }
     serve(&config, store, shutdown).await
 }
@@ -86,9 +86,12 @@ async fn serve<S: Store>(
         .await
         .map_err(|error| format!("failed to listen on --listen {}: {error}", config.listen))?;
     // With port 0 the system picks the port, so log the bound address rather than the option.
-    let address = listener
-        .local_addr()
-        .map_err(|error| format!("failed to read the bound address of --listen {}: {error}", config.listen))?;
+    let address = listener.local_addr().map_err(|error| {
+        format!(
+            "failed to read the bound address of --listen {}: {error}",
+            config.listen
+        )
+    })?;
     info!(%address, "serving gRPC");
 
     let options = ServeOptions {
@@ -98,10 +101,7 @@ async fn serve<S: Store>(
     let authority = Authority::new(store, config.system_limit());
     server::serve(listener, authority, options, shutdown)
         .await
-        .map_err(|error| match std::error::Error::source(&error) {
-            Some(cause) => format!("{error}: {cause}"),
-            None => error.to_string(),
-        })?;
+        .map_err(|error| logging::error_chain(&error))?;
     info!("token authority stopped");
     Ok(())
 }

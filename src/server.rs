@@ -10,6 +10,7 @@ use tracing::{info, warn};
 
 use crate::{
     grpc::TokenAuthorityService,
+    logging::error_chain,
     proto::{self, v1::token_authority_server::TokenAuthorityServer},
     service::Authority,
     store::Store,
@@ -62,7 +63,9 @@ pub async fn serve<S: Store>(
     let authority = Arc::new(authority);
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_service_status("", ServingStatus::Serving).await;
-    health.set_service_status(READINESS_SERVICE, ServingStatus::NotServing).await;
+    health
+        .set_service_status(READINESS_SERVICE, ServingStatus::NotServing)
+        .await;
 
     // Both reflection versions: grpcurl and most tools speak v1, older clients only v1alpha.
     let reflection = || {
@@ -70,8 +73,12 @@ pub async fn serve<S: Store>(
             .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
-    let reflection_v1 = reflection().build_v1().expect("the embedded descriptors are valid");
-    let reflection_v1alpha = reflection().build_v1alpha().expect("the embedded descriptors are valid");
+    let reflection_v1 = reflection()
+        .build_v1()
+        .expect("the embedded descriptors are valid");
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .expect("the embedded descriptors are valid");
 
     let (stop_sender, stop) = watch::channel(false);
     let readiness = tokio::spawn(track_readiness(
@@ -85,8 +92,12 @@ pub async fn serve<S: Store>(
         let health = health.clone();
         async move {
             shutdown.await;
-            health.set_service_status("", ServingStatus::NotServing).await;
-            health.set_service_status(READINESS_SERVICE, ServingStatus::NotServing).await;
+            health
+                .set_service_status("", ServingStatus::NotServing)
+                .await;
+            health
+                .set_service_status(READINESS_SERVICE, ServingStatus::NotServing)
+                .await;
             let _ = stop_sender.send(true);
             info!("draining in-flight calls");
         }
@@ -97,15 +108,22 @@ pub async fn serve<S: Store>(
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(TokenAuthorityServer::new(TokenAuthorityService::new(authority)))
+            .add_service(TokenAuthorityServer::new(TokenAuthorityService::new(
+                authority,
+            )))
             .serve_with_incoming_shutdown(incoming, draining),
     );
 
     // Wait for the server to end by itself, or for shutdown to start and then for the drain.
+    // The wait is its own future so that no watch guard, which is not Send, lives across an
+    // await point of this function.
     let mut stopped = stop;
+    let stop_requested = async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
     let result = tokio::select! {
         result = &mut server => result,
-        _ = stopped.wait_for(|stop| *stop) => {
+        () = stop_requested => {
             match tokio::time::timeout(options.shutdown_timeout, &mut server).await {
                 Ok(result) => result,
                 Err(_) => {
@@ -130,18 +148,27 @@ async fn track_readiness<S: Store>(
 ) {
     let mut ready: Option<bool> = None;
     loop {
-        let check = tokio::time::timeout(options.readiness_timeout, authority.store().check_ready()).await;
+        let check =
+            tokio::time::timeout(options.readiness_timeout, authority.store().check_ready()).await;
         let now_ready = matches!(check, Ok(Ok(())));
         if ready != Some(now_ready) && !*stop.borrow() {
             if now_ready {
                 info!("token store ready");
-                health.set_service_status(READINESS_SERVICE, ServingStatus::Serving).await;
+                health
+                    .set_service_status(READINESS_SERVICE, ServingStatus::Serving)
+                    .await;
             } else {
                 match check {
-                    Ok(Err(error)) => warn!(%error, cause = ?std::error::Error::source(&error), "token store not ready"),
-                    _ => warn!(timeout = ?options.readiness_timeout, "token store not ready: readiness check timed out"),
+                    Ok(Err(error)) => {
+                        warn!(error = %error_chain(&error), "token store not ready")
+                    }
+                    _ => {
+                        warn!(timeout = ?options.readiness_timeout, "token store not ready: readiness check timed out")
+                    }
                 }
-                health.set_service_status(READINESS_SERVICE, ServingStatus::NotServing).await;
+                health
+                    .set_service_status(READINESS_SERVICE, ServingStatus::NotServing)
+                    .await;
             }
             ready = Some(now_ready);
         }

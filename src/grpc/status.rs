@@ -39,7 +39,7 @@ impl From<Error> for Status {
             }
             // Redis failed or timed out: the caller may retry with backoff.
             Error::Unavailable(source) => {
-                error!(error = %source, cause = ?std::error::Error::source(&source), "token store unavailable");
+                error!(error = %crate::logging::error_chain(&source), "token store unavailable");
                 Status::unavailable(format!(
                     "token store unavailable: {source}; retry with backoff"
                 ))
