@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting, lints, and every test (unit, property, Lua scripts
 # against a private redis-server, gRPC behaviour against both stores, and the real binary).
-# Needs a Rust toolchain and redis-server on PATH (Debian: apt-get install redis-server).
+# Needs a Rust toolchain and redis-server on PATH (Debian: apt-get install redis-server). The
+# generated-client and proto checks also need python3 with pip and node with npm, and fetch
+# pinned packages from PyPI and the npm registry into target/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +21,12 @@ cargo clippy --all-targets --locked -- -D warnings
 
 echo "==> cargo test"
 cargo test --all-targets --locked
+
+echo "==> Python client generated from the protos"
+bash scripts/check-python-client.sh
+
+echo "==> buf lint"
+bash scripts/check-proto.sh
 
 echo "==> Helm chart and Dockerfile checks"
 bash scripts/check-helm.sh
