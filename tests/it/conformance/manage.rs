@@ -287,17 +287,79 @@ conformance_test!(set_account_plan, |h| {
 
     // The account exists before any project, and its plan applies to its first project.
     h.create_project("new-acct", "proj", "Project").await;
-    h.create_token(pb::CreateTokenOperation {
-        project_id: "proj".to_owned(),
-        name: "limited".to_owned(),
-        scopes: vec![pb::Scope::Read as i32],
-        rate_limit: Some(pb::UserRateLimit {
-            count: 3,
-            window_seconds: 60,
-        }),
-        ..Default::default()
-    })
-    .await;
+    let limited = h
+        .create_token(pb::CreateTokenOperation {
+            project_id: "proj".to_owned(),
+            name: "limited".to_owned(),
+            scopes: vec![pb::Scope::Read as i32],
+            rate_limit: Some(pb::UserRateLimit {
+                count: 3,
+                window_seconds: 60,
+            }),
+            ..Default::default()
+        })
+        .await;
+    for _ in 0..3 {
+        assert_allowed(&h.read(&limited.access_token).await);
+    }
+    assert_denied(
+        &h.read(&limited.access_token).await,
+        DenialReason::RateLimited,
+        429,
+    );
+});
+
+conformance_test!(plan_reaches_every_token, system_limit(10, 60), |h| {
+    // One project exists before the account is paid, the other is created after.
+    h.create_project("acct", "before", "Before").await;
+    h.set_plan("acct", pb::AccountPlan::Paid).await;
+    h.create_project("acct", "after", "After").await;
+    let mut keys = Vec::new();
+    for project_id in ["before", "after"] {
+        let issued = h
+            .create_token(pb::CreateTokenOperation {
+                project_id: project_id.to_owned(),
+                name: "limited".to_owned(),
+                scopes: vec![pb::Scope::Read as i32],
+                rate_limit: Some(pb::UserRateLimit {
+                    count: 1,
+                    window_seconds: 60,
+                }),
+                ..Default::default()
+            })
+            .await;
+        keys.push((project_id, issued.access_token));
+    }
+
+    for (project_id, key) in &keys {
+        assert_allowed(&h.read(key).await);
+        let denied = h.read(key).await;
+        assert_eq!(
+            denied.denial_reason(),
+            DenialReason::RateLimited,
+            "paid, project {project_id}"
+        );
+    }
+
+    h.set_plan("acct", pb::AccountPlan::Free).await;
+    for (project_id, key) in &keys {
+        let response = h.read(key).await;
+        assert_eq!(
+            response.decision(),
+            pb::Decision::Allow,
+            "free, project {project_id}"
+        );
+    }
+
+    h.set_plan("acct", pb::AccountPlan::Paid).await;
+    for (project_id, key) in &keys {
+        let denied = h.read(key).await;
+        assert_eq!(
+            denied.denial_reason(),
+            DenialReason::RateLimited,
+            "paid again, project {project_id}"
+        );
+    }
 });
 
 conformance_test!(concurrent_create_project, |h| {

@@ -88,17 +88,18 @@ conformance_test!(expired_rejects_changes, |h| {
 });
 
 conformance_test!(expires_at_passes, |h| {
-    h.create_project("acct", "proj", "Project").await;
-    let expires_at_ms = now_unix_ms() + 1_500;
+    let created = h.create_project("acct", "proj", "Project").await;
+    let expires_at_ms = now_unix_ms() + 2_000;
+    let expires_at = prost_types::Timestamp {
+        seconds: expires_at_ms / 1000,
+        nanos: (expires_at_ms % 1000) as i32 * 1_000_000,
+    };
     let issued = h
         .create_token(pb::CreateTokenOperation {
             project_id: "proj".to_owned(),
             name: "short-lived".to_owned(),
             scopes: vec![pb::Scope::Read as i32],
-            expires_at: Some(prost_types::Timestamp {
-                seconds: expires_at_ms / 1000,
-                nanos: (expires_at_ms % 1000) as i32 * 1_000_000,
-            }),
+            expires_at: Some(expires_at),
             ..Default::default()
         })
         .await;
@@ -107,14 +108,45 @@ conformance_test!(expires_at_passes, |h| {
     assert_eq!(token.status(), TokenStatus::Enabled);
     assert_allowed(&h.read(key).await);
 
+    // One token gets its expiry by update, and a disabled one reports expired once it passes.
+    let updated = token_of(created.token("read"));
+    let with_expiry = pb::TokenUpdate {
+        expires_at: Some(expires_at),
+        ..Default::default()
+    };
+    h.update_token(updated, with_expiry.clone(), &["expires_at"])
+        .await
+        .unwrap();
+    assert_allowed(&h.read(created.key("read")).await);
+    let disabled = token_of(created.token("write"));
+    h.update_token(disabled, with_expiry, &["expires_at"])
+        .await
+        .unwrap();
+    h.set_status(disabled, TokenStatus::Disabled).await.unwrap();
+
     // Expiry is judged by the wall clock, so the test waits for it to pass.
     let wait_ms = (expires_at_ms + 100 - now_unix_ms()).max(0) as u64;
     tokio::time::sleep(Duration::from_millis(wait_ms)).await;
 
     assert_denied(&h.read(key).await, DenialReason::Expired, 403);
+    assert_denied(
+        &h.read(created.key("read")).await,
+        DenialReason::Expired,
+        403,
+    );
+    assert_denied(
+        &h.authorize(created.key("write"), Action::Write, "").await,
+        DenialReason::Expired,
+        403,
+    );
     assert_eq!(
         h.get_token(token).await.unwrap().status(),
         TokenStatus::Expired
+    );
+    assert_eq!(
+        h.get_token(disabled).await.unwrap().status(),
+        TokenStatus::Expired,
+        "a disabled token past its expiry"
     );
     assert_code(
         h.set_status(token, TokenStatus::Enabled).await,
