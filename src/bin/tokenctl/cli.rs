@@ -171,7 +171,12 @@ pub struct TokenCreateArgs {
     #[arg(long)]
     pub name: String,
     /// A scope of the token; repeat the option for several.
-    #[arg(long = "scope", required = true, value_parser = scope_parser())]
+    #[arg(
+        long = "scope",
+        value_name = "SCOPE",
+        required = true,
+        value_parser = scope_parser()
+    )]
     pub scopes: Vec<Scope>,
     /// A user-defined rate limit as COUNT/WINDOW_SECONDS, such as 1000/60. Needs a paid
     /// account. The window is one of 60, 300, 1800, 3600, 86400, 604800 or 2592000.
@@ -220,7 +225,7 @@ pub struct TokenUpdateArgs {
     #[arg(long)]
     pub name: Option<String>,
     /// The new scopes, replacing the old ones; repeat the option for several.
-    #[arg(long = "scope", value_parser = scope_parser())]
+    #[arg(long = "scope", value_name = "SCOPE", value_parser = scope_parser())]
     pub scopes: Vec<Scope>,
     /// Enable the token.
     #[arg(long, conflicts_with = "disable")]
