@@ -272,3 +272,36 @@ conformance_test!(unknown_token_not_found, |h| {
     h.assert_unchanged(&before, "after checks of unknown tokens")
         .await;
 });
+
+conformance_test!(free_plan_user_window, system_limit(10, 60), |h| {
+    h.create_project("acct", "proj", "Project").await;
+    h.set_plan("acct", pb::AccountPlan::Paid).await;
+    let issued = h
+        .create_token(pb::CreateTokenOperation {
+            project_id: "proj".to_owned(),
+            name: "limited".to_owned(),
+            scopes: vec![pb::Scope::Read as i32],
+            rate_limit: Some(pb::UserRateLimit {
+                count: 2,
+                window_seconds: 60,
+            }),
+            ..Default::default()
+        })
+        .await;
+    h.set_plan("acct", pb::AccountPlan::Free).await;
+
+    let consumed = check(&h, by_key(&issued.access_token), 3, false).await;
+    assert!(consumed.consumed, "the suspended user limit does not deny");
+    assert_eq!(
+        consumed.windows.len(),
+        2,
+        "the stored user limit is reported"
+    );
+    let user = consumed.windows[1];
+    assert_eq!(user.kind(), LimitKind::User);
+    assert!(!user.enforced, "free plan");
+    assert_eq!(user.count, 0, "a suspended limit counts nothing");
+    assert_eq!(system_window(&consumed).count, 3);
+    let figures = consumed.rate_limit.expect("figures");
+    assert_eq!(figures.kind(), LimitKind::System, "only enforced limits");
+});

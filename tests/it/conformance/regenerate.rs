@@ -326,3 +326,59 @@ conformance_test!(unknown_target_not_found, |h| {
     h.assert_unchanged(&before, "after regenerating unknown targets")
         .await;
 });
+
+conformance_test!(concurrent_runs_regenerate_once, |h| {
+    let created = h.create_project("acct", "proj", "Project").await;
+    let mut expired_ids = Vec::new();
+    for issued in &created.tokens {
+        let token = token_of(issued);
+        h.expire_token(token).await;
+        expired_ids.push(token.token_id.clone());
+    }
+
+    let runs = (0..5).map(|index| {
+        let mut client = h.client();
+        let target = if index % 2 == 0 {
+            Target::ProjectId("proj".to_owned())
+        } else {
+            Target::AccountId("acct".to_owned())
+        };
+        tokio::spawn(async move {
+            client
+                .regenerate(pb::RegenerateRequest {
+                    target: Some(target),
+                })
+                .await
+        })
+    });
+    let mut issued_keys: HashMap<String, String> = HashMap::new();
+    for run in futures::future::join_all(runs).await {
+        let response = run
+            .expect("regenerate task panicked")
+            .expect("Regenerate failed")
+            .into_inner();
+        for issued in response.tokens {
+            let token_id = token_of(&issued).token_id.clone();
+            let earlier = issued_keys.insert(token_id.clone(), issued.access_token);
+            assert!(earlier.is_none(), "token {token_id} was regenerated twice");
+        }
+    }
+
+    let mut regenerated: Vec<&String> = issued_keys.keys().collect();
+    regenerated.sort();
+    expired_ids.sort();
+    assert_eq!(
+        regenerated,
+        expired_ids.iter().collect::<Vec<_>>(),
+        "every expired token once"
+    );
+    for (token_id, key) in &issued_keys {
+        let old_key = created
+            .tokens
+            .iter()
+            .find(|issued| &token_of(issued).token_id == token_id)
+            .map(|issued| issued.access_token.as_str())
+            .expect("a default token");
+        assert_key_replaced(&h, old_key, key, token_id).await;
+    }
+});
