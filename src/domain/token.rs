@@ -183,11 +183,25 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Generates a token id: `tok_`, then the creation time in milliseconds and 32 random bits, as
+/// Generates a token id: `tok_`, then a millisecond timestamp and a 32-bit sequence, as
 /// fixed-width hexadecimal so that ids sort in creation order.
+///
+/// The sequence starts at a random 31-bit value in each new millisecond, so replicas rarely
+/// produce the same id, and counts up for ids generated in the same millisecond by this
+/// process, so that those keep their creation order too. Across replicas, ids created within
+/// the same millisecond sort in an arbitrary order.
 pub fn generate_token_id(now_ms: i64) -> Result<String, getrandom::Error> {
-    let random = getrandom::u32()?;
-    Ok(format!("tok_{:012x}{random:08x}", now_ms.max(0)))
+    static LAST: std::sync::Mutex<(i64, u32)> = std::sync::Mutex::new((i64::MIN, 0));
+
+    let random = getrandom::u32()? >> 1;
+    let mut last = LAST.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let next = match *last {
+        (ms, sequence) if ms >= now_ms && sequence < u32::MAX => (ms, sequence + 1),
+        (ms, _) if ms >= now_ms => (ms + 1, random),
+        _ => (now_ms.max(0), random),
+    };
+    *last = next;
+    Ok(format!("tok_{:012x}{:08x}", next.0, next.1))
 }
 
 #[cfg(test)]
@@ -216,10 +230,12 @@ mod tests {
 
     #[test]
     fn token_ids_sort_by_creation() {
-        let earlier = generate_token_id(1_000).unwrap();
-        let later = generate_token_id(2_000).unwrap();
-        assert!(earlier < later);
-        assert!(check_id(&earlier).is_ok());
+        let now = crate::domain::now_ms();
+        let ids: Vec<String> = (0..1000).map(|_| generate_token_id(now).unwrap()).collect();
+        for pair in ids.windows(2) {
+            assert!(pair[0] < pair[1], "{} sorts after {}", pair[0], pair[1]);
+        }
+        assert!(check_id(&ids[0]).is_ok());
     }
 
     #[test]

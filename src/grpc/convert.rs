@@ -125,7 +125,7 @@ pub fn headers(headers: RateHeaders) -> pb::RateLimitHeaders {
 
 /// Converts the windows of an evaluation.
 pub fn windows(outcome: &RateOutcome) -> Vec<pb::RateLimitWindow> {
-    outcome.windows.iter().map(|view| window(view)).collect()
+    outcome.windows.iter().map(window).collect()
 }
 
 fn window(view: &WindowView) -> pb::RateLimitWindow {
