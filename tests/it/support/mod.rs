@@ -99,10 +99,7 @@ where
         let harness = Harness::start(backend, system).await;
         body(harness).await;
     };
-    // The server task is spawned on this set; see `serve`.
-    let local = tokio::task::LocalSet::new();
-    local
-        .run_until(tokio::time::timeout(TEST_TIMEOUT, run))
+    tokio::time::timeout(TEST_TIMEOUT, run)
         .await
         .unwrap_or_else(|_| panic!("test did not finish within {TEST_TIMEOUT:?}"));
 }
@@ -636,9 +633,8 @@ pub fn assert_invalid_field<T: std::fmt::Debug>(result: Result<T, Status>, field
     );
 }
 
-/// Serves the authority over `store` on a loopback port in a local task, and returns a client
-/// once the server reports the store ready, with the sender that stops the server. Must run
-/// inside a `LocalSet`, as [`run_test`] does.
+/// Serves the authority over `store` on a loopback port in a spawned task, and returns a client
+/// once the server reports the store ready, with the sender that stops the server.
 async fn serve<S: Store>(
     store: S,
     system: SystemLimit,
@@ -657,10 +653,7 @@ async fn serve<S: Store>(
         // A dropped sender means the harness is gone, which also stops the server.
         let _ = stopped.await;
     };
-    // NOTE: the future of `server::serve` is not `Send`, because its `select!` keeps a `watch`
-    // guard alive across an await, so `tokio::spawn` rejects it. It runs on the test's
-    // `LocalSet` instead. The tonic server inside it still runs on the worker threads.
-    tokio::task::spawn_local(server::serve(
+    tokio::spawn(server::serve(
         listener,
         Authority::new(store, system),
         options,
