@@ -61,6 +61,22 @@ pub async fn evaluate(
     cost: u64,
     system: SystemLimit,
 ) -> StoreResult<Evaluation> {
+    let required_scope = match mode {
+        ScriptMode::Authorize { required_scope, .. } => Some(required_scope),
+        ScriptMode::Rate(_) => None,
+    };
+    let value = conn.invoke(&invocation(hash, mode, cost, system)).await?;
+    parse(value, required_scope)
+}
+
+/// Builds the `authorize.lua` invocation for the token of `hash`: its three keys and six
+/// arguments.
+pub fn invocation(
+    hash: KeyHash,
+    mode: ScriptMode<'_>,
+    cost: u64,
+    system: SystemLimit,
+) -> redis::ScriptInvocation<'static> {
     let keys = TokenKeys::new(hash);
     let (mode_name, project_id, required_scope) = match mode {
         ScriptMode::Authorize {
@@ -84,8 +100,7 @@ pub async fn evaluate(
         .arg(cost.clamp(1, MAX_EXACT_LUA_INTEGER))
         .arg(system.count.min(MAX_EXACT_LUA_INTEGER))
         .arg(system.window_seconds);
-    let value = conn.invoke(&invocation).await?;
-    parse(value, required_scope)
+    invocation
 }
 
 /// Reads the reply of `authorize.lua`, whose shape is described at the top of the script.

@@ -23,6 +23,9 @@ mod authorize;
 mod keys;
 mod pool;
 
+/// The key builders, for `token-authority-bench`, which measures what the keys cost in Redis.
+#[doc(hidden)]
+pub use keys::{ProjectKeys, TokenKeys};
 pub use pool::redact_url;
 mod projects;
 mod record;
@@ -43,7 +46,9 @@ use super::{
     AuthorizeOutcome, AuthorizeQuery, ListQuery, NewKey, NewToken, RateReport, Store, StoreResult,
     TokenLocator, TokenPage,
 };
-use crate::domain::{Plan, ProjectRecord, RateMode, SystemLimit, TokenPatch, TokenRecord};
+use crate::domain::{
+    KeyHash, Plan, ProjectRecord, RateMode, Scope, SystemLimit, TokenPatch, TokenRecord,
+};
 
 /// Redis connection settings.
 #[derive(Clone)]
@@ -123,6 +128,23 @@ impl RedisStore {
     async fn conn(&self) -> StoreResult<Conn> {
         Conn::take(&self.inner.pool, self.inner.timeout).await
     }
+}
+
+/// Builds the `EVALSHA` invocation of `authorize.lua` exactly as [`Store::authorize`] sends it,
+/// so that `token-authority-bench` can time the script alone against the same keys.
+#[doc(hidden)]
+pub fn authorize_invocation(
+    key_hash: KeyHash,
+    project_id: Option<&str>,
+    required_scope: Scope,
+    cost: u64,
+    system: SystemLimit,
+) -> redis::ScriptInvocation<'static> {
+    let mode = ScriptMode::Authorize {
+        project_id,
+        required_scope,
+    };
+    authorize::invocation(key_hash, mode, cost, system)
 }
 
 impl Store for RedisStore {
