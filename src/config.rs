@@ -57,6 +57,50 @@ pub struct Config {
     #[arg(long, env = "TOKEN_AUTHORITY_SHUTDOWN_TIMEOUT_SECONDS", default_value_t = 20,
           value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub shutdown_timeout_seconds: u64,
+
+    /// Address and port of the Prometheus endpoint, which serves GET /metrics over HTTP apart
+    /// from the gRPC port. "off" or an empty value turns the endpoint off.
+    #[arg(long, env = "TOKEN_AUTHORITY_METRICS_LISTEN", default_value = "0.0.0.0:9090",
+          value_parser = parse_metrics_listen)]
+    pub metrics_listen: MetricsListen,
+}
+
+/// Where the Prometheus endpoint listens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricsListen {
+    /// No endpoint.
+    Off,
+    /// An address and port.
+    Address(SocketAddr),
+}
+
+impl MetricsListen {
+    /// Returns the address, or `None` when the endpoint is off.
+    pub fn address(self) -> Option<SocketAddr> {
+        match self {
+            MetricsListen::Off => None,
+            MetricsListen::Address(address) => Some(address),
+        }
+    }
+}
+
+impl fmt::Display for MetricsListen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MetricsListen::Off => f.write_str("off"),
+            MetricsListen::Address(address) => address.fmt(f),
+        }
+    }
+}
+
+fn parse_metrics_listen(value: &str) -> Result<MetricsListen, String> {
+    let value = value.trim();
+    if value.is_empty() || value.eq_ignore_ascii_case("off") {
+        return Ok(MetricsListen::Off);
+    }
+    value.parse().map(MetricsListen::Address).map_err(|_| {
+        format!("{value:?} is not an address and port; use for example 0.0.0.0:9090, or off")
+    })
 }
 
 /// The log output format.
@@ -189,6 +233,33 @@ mod tests {
         assert!(message.contains("--redis-url"), "{message}");
         assert!(message.contains("http://***@cache:6379"), "{message}");
         assert!(!message.contains("s3cret"), "{message}");
+    }
+
+    #[test]
+    fn metrics_listen_defaults_to_9090() {
+        let config = Config::try_parse_from(["token-authority"]).unwrap();
+        assert_eq!(
+            config.metrics_listen.address(),
+            Some("0.0.0.0:9090".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn metrics_listen_turns_off() {
+        for value in ["off", "OFF", ""] {
+            let config =
+                Config::try_parse_from(["token-authority", "--metrics-listen", value]).unwrap();
+            assert_eq!(config.metrics_listen, MetricsListen::Off, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn bad_metrics_listen_names_option() {
+        let error = Config::try_parse_from(["token-authority", "--metrics-listen", "9090"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("--metrics-listen"), "{error}");
+        assert!(error.contains("address and port"), "{error}");
     }
 
     #[test]

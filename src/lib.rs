@@ -12,6 +12,8 @@
 //!   conversions, and the one mapping from errors to gRPC status codes.
 //! - [`server`]: serving with health and reflection, readiness tracking, and draining.
 //! - [`config`], [`logging`], [`shutdown`]: options, structured logs, and signals.
+//! - [`telemetry`]: OpenTelemetry traces and metrics, their OTLP and Prometheus exporters, and
+//!   the summarizing of repeated errors.
 //! - [`proto`]: code generated from `proto/tokenauthority/v1/token_authority.proto`.
 //!
 //! # Glossary
@@ -42,5 +44,6 @@ pub mod server;
 pub mod service;
 pub mod shutdown;
 pub mod store;
+pub mod telemetry;
 #[doc(hidden)]
 pub mod testing;

@@ -2,41 +2,59 @@
 
 use std::io::IsTerminal;
 
-use tracing_subscriber::{EnvFilter, fmt, layer::SubscriberExt, util::SubscriberInitExt};
+use tracing_subscriber::{
+    EnvFilter, Layer,
+    filter::{FilterExt, filter_fn},
+    fmt,
+    layer::SubscriberExt,
+    util::SubscriberInitExt,
+};
 
-use crate::config::LogFormat;
+use crate::{
+    config::LogFormat,
+    telemetry::{BoxedLayer, REDIS_SPAN_TARGET},
+};
 
-/// Installs the global subscriber. Fails, naming the option, when the filter is invalid.
-pub fn init(format: LogFormat, filter: &str) -> Result<(), String> {
+/// Installs the global subscriber: the log output, filtered by `filter`, and `traces`, the
+/// OpenTelemetry layer when spans are exported, which has its own filter. Fails, naming the
+/// option, when the filter is invalid.
+pub fn init(format: LogFormat, filter: &str, traces: Option<BoxedLayer>) -> Result<(), String> {
     let filter = EnvFilter::try_new(filter).map_err(|error| {
         format!(
             "invalid --log-level {filter:?}: {error}; use for example info or token_authority=debug"
         )
     })?;
+    // The log output leaves out the `redis` spans, so that a line written during a Redis call
+    // shows the RPC span and its trace id as the current span.
+    let filter = filter.and(filter_fn(|metadata| {
+        !(metadata.is_span() && metadata.target() == REDIS_SPAN_TARGET)
+    }));
     let json = match format {
         LogFormat::Json => true,
         LogFormat::Text => false,
         LogFormat::Auto => !std::io::stderr().is_terminal(),
     };
 
-    let registry = tracing_subscriber::registry().with(filter);
-    if json {
-        registry
-            .with(
-                fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(true)
-                    .with_span_list(false)
-                    .with_writer(std::io::stderr),
-            )
-            .try_init()
+    let output: BoxedLayer = if json {
+        fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_writer(std::io::stderr)
+            .with_filter(filter)
+            .boxed()
     } else {
-        registry
-            .with(fmt::layer().with_writer(std::io::stderr))
-            .try_init()
-    }
-    .map_err(|error| format!("failed to install the log subscriber: {error}"))
+        fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_filter(filter)
+            .boxed()
+    };
+    let layers: Vec<BoxedLayer> = std::iter::once(output).chain(traces).collect();
+    tracing_subscriber::registry()
+        .with(layers)
+        .try_init()
+        .map_err(|error| format!("failed to install the log subscriber: {error}"))
 }
 
 /// Formats an error with its chain of sources, as `outer: inner: root`, for a log field.

@@ -16,28 +16,44 @@ use token_authority::{
     store::{
         Store,
         memory::MemoryStore,
-        redis::{RedisConfig, RedisStore},
+        redis::{RedisConfig, RedisStore, redact_url},
     },
+    telemetry::{MetricsEndpoint, Telemetry},
 };
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
-    if let Err(message) = logging::init(config.log_format, &config.log_level) {
+    // Before the log subscriber, which needs the trace exporter's layer.
+    let telemetry = match Telemetry::from_env(config.metrics_listen.address().is_some()) {
+        Ok(telemetry) => telemetry,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(message) = logging::init(
+        config.log_format,
+        &config.log_level,
+        telemetry.tracing_layer(),
+    ) {
         eprintln!("error: {message}");
         return ExitCode::from(2);
     }
 
-    match run(config).await {
+    let result = run(config, &telemetry).await;
+    if let Err(message) = &result {
+        error!(error = %message, "server failed");
+    }
+    // Last, after the drain and the Redis pool, so the final calls' spans are exported too.
+    telemetry.shutdown().await;
+    match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            error!(error = %message, "server failed");
-            ExitCode::FAILURE
-        }
+        Err(_) => ExitCode::FAILURE,
     }
 }
 
-async fn run(config: Config) -> Result<(), String> {
+async fn run(config: Config, telemetry: &Telemetry) -> Result<(), String> {
     // Installed first, so that a SIGTERM during start-up drains rather than kills the process.
     let shutdown = shutdown::signal();
 
@@ -50,6 +66,9 @@ async fn run(config: Config) -> Result<(), String> {
         system_limit = config.system_limit,
         system_limit_window_seconds = config.system_limit_window_seconds,
         shutdown_timeout_seconds = config.shutdown_timeout_seconds,
+        metrics_listen = %config.metrics_listen,
+        otlp_traces_endpoint = telemetry.traces_endpoint.as_deref().map(redact_url),
+        otlp_metrics_endpoint = telemetry.metrics_endpoint.as_deref().map(redact_url),
         version = env!("CARGO_PKG_VERSION"),
         "starting token authority"
     );
@@ -59,7 +78,7 @@ async fn run(config: Config) -> Result<(), String> {
             "no --redis-url set: serving from the in-memory store; state is lost on exit and not \
              shared between replicas, so use it only for development and single-process use"
         );
-        return serve(&config, MemoryStore::new(), shutdown).await;
+        return serve(&config, telemetry, MemoryStore::new(), shutdown).await;
     };
 
     let store = RedisStore::new(&RedisConfig {
@@ -74,11 +93,13 @@ async fn run(config: Config) -> Result<(), String> {
         // is reachable.
         warn!(error = %logging::error_chain(&error), redis_url = %url, "failed to load the Lua scripts into Redis; will retry");
     }
-    serve(&config, store, shutdown).await
+    store.observe_pool_metrics();
+    serve(&config, telemetry, store, shutdown).await
 }
 
 async fn serve<S: Store>(
     config: &Config,
+    telemetry: &Telemetry,
     store: S,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
@@ -92,6 +113,21 @@ async fn serve<S: Store>(
             config.listen
         )
     })?;
+    let metrics = match (
+        config.metrics_listen.address(),
+        telemetry.prometheus_registry(),
+    ) {
+        (Some(listen), Some(registry)) => {
+            let endpoint = MetricsEndpoint::bind(listen, registry)
+                .await
+                .map_err(|error| {
+                    format!("failed to listen on --metrics-listen {listen}: {error}")
+                })?;
+            info!(address = %endpoint.local_addr(), "serving metrics");
+            Some(endpoint)
+        }
+        _ => None,
+    };
     info!(%address, "serving gRPC");
 
     let options = ServeOptions {
@@ -99,9 +135,14 @@ async fn serve<S: Store>(
         ..ServeOptions::default()
     };
     let authority = Authority::new(store, config.system_limit());
-    server::serve(listener, authority, options, shutdown)
+    let served = server::serve(listener, authority, options, shutdown)
         .await
-        .map_err(|error| logging::error_chain(&error))?;
+        .map_err(|error| logging::error_chain(&error));
+    // Scrapes keep working through the drain.
+    if let Some(metrics) = metrics {
+        metrics.stop().await;
+    }
+    served?;
     info!("token authority stopped");
     Ok(())
 }

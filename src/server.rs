@@ -1,12 +1,16 @@
 //! The server's lifecycle: serving the authority with health and reflection, tracking store
 //! readiness, and draining on shutdown.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use tokio::{net::TcpListener, sync::watch};
 use tonic::transport::{Server, server::TcpIncoming};
 use tonic_health::{ServingStatus, server::HealthReporter};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::{
     grpc::TokenAuthorityService,
@@ -14,6 +18,7 @@ use crate::{
     proto::{self, v1::token_authority_server::TokenAuthorityServer},
     service::Authority,
     store::Store,
+    telemetry::{self, RpcTraceLayer},
 };
 
 /// The health service name that is SERVING only while the store is ready. Probes for readiness
@@ -87,6 +92,7 @@ pub async fn serve<S: Store>(
         options,
         stop.clone(),
     ));
+    let summaries = tokio::spawn(summarize_repeats(stop.clone()));
 
     let draining = {
         let health = health.clone();
@@ -105,6 +111,7 @@ pub async fn serve<S: Store>(
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let mut server = tokio::spawn(
         Server::builder()
+            .layer(RpcTraceLayer::new())
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -135,11 +142,15 @@ pub async fn serve<S: Store>(
         }
     };
     readiness.abort();
+    summaries.abort();
+    telemetry::log_repeat_summaries(true);
     Ok(result??)
 }
 
 /// Checks the store every interval and reports its readiness through the health service,
-/// logging each change once rather than each failed check.
+/// logging each change once rather than each failed check: "token store ready" at start-up,
+/// "token store not ready: connection lost" when a ready store stops answering, and "token
+/// store ready: connection back" with the length of the outage when it answers again.
 async fn track_readiness<S: Store>(
     authority: Arc<Authority<S>>,
     health: HealthReporter,
@@ -147,34 +158,64 @@ async fn track_readiness<S: Store>(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut ready: Option<bool> = None;
+    let mut lost_at: Option<Instant> = None;
     loop {
         let check =
             tokio::time::timeout(options.readiness_timeout, authority.store().check_ready()).await;
-        let now_ready = matches!(check, Ok(Ok(())));
+        let failure = match check {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(error_chain(&error)),
+            Err(_) => Some(format!(
+                "readiness check timed out after {:?}",
+                options.readiness_timeout
+            )),
+        };
+        let now_ready = failure.is_none();
         if ready != Some(now_ready) && !*stop.borrow() {
-            if now_ready {
-                info!("token store ready");
-                health
-                    .set_service_status(READINESS_SERVICE, ServingStatus::Serving)
-                    .await;
-            } else {
-                match check {
-                    Ok(Err(error)) => {
-                        warn!(error = %error_chain(&error), "token store not ready")
+            match (ready, failure) {
+                (_, None) => {
+                    match lost_at.take() {
+                        Some(lost_at) => info!(
+                            down_seconds = lost_at.elapsed().as_secs_f64(),
+                            "token store ready: connection back"
+                        ),
+                        None => info!("token store ready"),
                     }
-                    _ => {
-                        warn!(timeout = ?options.readiness_timeout, "token store not ready: readiness check timed out")
-                    }
+                    health
+                        .set_service_status(READINESS_SERVICE, ServingStatus::Serving)
+                        .await;
                 }
-                health
-                    .set_service_status(READINESS_SERVICE, ServingStatus::NotServing)
-                    .await;
+                (Some(true), Some(error)) => {
+                    lost_at = Some(Instant::now());
+                    error!(%error, "token store not ready: connection lost");
+                    health
+                        .set_service_status(READINESS_SERVICE, ServingStatus::NotServing)
+                        .await;
+                }
+                (_, Some(error)) => {
+                    // Never ready yet, for example Redis is still starting: not an outage.
+                    warn!(%error, "token store not ready");
+                    health
+                        .set_service_status(READINESS_SERVICE, ServingStatus::NotServing)
+                        .await;
+                }
             }
             ready = Some(now_ready);
         }
 
         tokio::select! {
             _ = tokio::time::sleep(options.readiness_interval) => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+    }
+}
+
+/// Logs a summary of repeated log lines every [`telemetry::REPEAT_PERIOD`] until shutdown
+/// starts.
+async fn summarize_repeats(mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(telemetry::REPEAT_PERIOD) => telemetry::log_repeat_summaries(false),
             _ = stop.wait_for(|stop| *stop) => return,
         }
     }

@@ -40,6 +40,19 @@ impl Denial {
         }
     }
 
+    /// Returns the reason's name in snake case, as spans, metric labels and tokenctl spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Denial::MissingToken => "missing_token",
+            Denial::UnknownToken => "unknown_token",
+            Denial::Disabled => "disabled",
+            Denial::Expired => "expired",
+            Denial::WrongProject => "wrong_project",
+            Denial::InsufficientScope { .. } => "insufficient_scope",
+            Denial::RateLimited => "rate_limited",
+        }
+    }
+
     /// Returns the message the frontend returns to its caller, in Rollbar's wording.
     pub fn message(self) -> String {
         match self {

@@ -8,13 +8,14 @@ mod validate;
 use std::{future::Future, sync::Arc, time::Duration};
 
 use tonic::{Request, Response, Status};
-use tracing::{Span, field::Empty, instrument};
+use tracing::Span;
 
 use crate::{
     domain::now_ms,
     proto::v1::{self as pb, token_authority_server::TokenAuthority},
     service::{self, Authority, AuthorizeInput, Error, NewTokenInput, TokenTarget},
     store::Store,
+    telemetry,
 };
 
 /// The maximum part of the caller's deadline kept back, so that a slow store turns into
@@ -47,7 +48,9 @@ async fn within_deadline<T, R>(
     match tokio::time::timeout(budget.saturating_sub(margin), operation).await {
         Ok(result) => result.map_err(Status::from),
         Err(_) => {
-            tracing::warn!(timeout = ?budget, "store did not respond before the request deadline");
+            if telemetry::first_of_run("store did not respond before the request deadline") {
+                tracing::warn!(timeout = ?budget, "store did not respond before the request deadline");
+            }
             Err(Status::unavailable(format!(
                 "the token store did not answer within the request deadline of {budget:?}; retry with backoff"
             )))
@@ -71,12 +74,10 @@ fn caller_timeout<R>(request: &Request<R>) -> Option<Duration> {
     })
 }
 
+// Each RPC runs in the span that `telemetry::RpcTraceLayer` creates around the server, with
+// empty fields that the handlers record as the values become known.
 #[tonic::async_trait]
 impl<S: Store> TokenAuthority for TokenAuthorityService<S> {
-    #[instrument(name = "Authorize", skip_all, fields(
-        rpc = "Authorize", action = Empty, project_id = Empty, token_id = Empty,
-        decision = Empty, reason = Empty,
-    ))]
     async fn authorize(
         &self,
         request: Request<pb::AuthorizeRequest>,
@@ -111,12 +112,12 @@ impl<S: Store> TokenAuthority for TokenAuthorityService<S> {
             },
         );
         if let Some(denial) = decision.denial {
-            span.record("reason", convert::denial_reason(denial).as_str_name());
+            span.record("reason", denial.name());
         }
+        telemetry::metrics().record_authorize(&decision);
         Ok(Response::new(authorize_response(&decision)))
     }
 
-    #[instrument(name = "CheckRateLimit", skip_all, fields(rpc = "CheckRateLimit", project_id = Empty, token_id = Empty))]
     async fn check_rate_limit(
         &self,
         request: Request<pb::CheckRateLimitRequest>,
@@ -164,7 +165,6 @@ impl<S: Store> TokenAuthority for TokenAuthorityService<S> {
         }))
     }
 
-    #[instrument(name = "Manage", skip_all, fields(rpc = "Manage", operation = Empty))]
     async fn manage(
         &self,
         request: Request<pb::ManageRequest>,
@@ -181,7 +181,6 @@ impl<S: Store> TokenAuthority for TokenAuthorityService<S> {
         }))
     }
 
-    #[instrument(name = "Regenerate", skip_all, fields(rpc = "Regenerate", target = Empty, regenerated = Empty))]
     async fn regenerate(
         &self,
         request: Request<pb::RegenerateRequest>,

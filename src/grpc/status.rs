@@ -2,12 +2,15 @@
 //!
 //! No error leaves as UNKNOWN: frontends treat UNAVAILABLE as "retry or fail open by policy",
 //! while UNKNOWN would tell them nothing.
+//!
+//! Server faults are logged once per run of identical errors (see
+//! [`telemetry::first_of_run`]): while Redis is down every request fails the same way.
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 use tracing::{debug, error};
 
-use crate::service::Error;
+use crate::{logging::error_chain, service::Error, telemetry::first_of_run};
 
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
@@ -39,14 +42,19 @@ impl From<Error> for Status {
             }
             // Redis failed or timed out: the caller may retry with backoff.
             Error::Unavailable(source) => {
-                error!(error = %crate::logging::error_chain(&source), "token store unavailable");
+                let error = error_chain(&source);
+                if first_of_run(&format!("token store unavailable: {error}")) {
+                    error!(%error, "token store unavailable");
+                }
                 Status::unavailable(format!(
                     "token store unavailable: {source}; retry with backoff"
                 ))
             }
             // Stored data is damaged or the random source failed: an operator must look.
             Error::Internal(source) => {
-                error!(error = %source, "token store returned invalid data");
+                if first_of_run(&format!("token store returned invalid data: {source}")) {
+                    error!(error = %source, "token store returned invalid data");
+                }
                 Status::internal(format!("internal error: {source}"))
             }
             Error::Random(source) => {

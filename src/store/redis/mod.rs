@@ -21,6 +21,7 @@
 
 mod authorize;
 mod keys;
+mod observed;
 mod pool;
 
 /// The key builders, for `token-authority-bench`, which measures what the keys cost in Redis.
@@ -49,6 +50,7 @@ use super::{
 use crate::domain::{
     KeyHash, Plan, ProjectRecord, RateMode, Scope, SystemLimit, TokenPatch, TokenRecord,
 };
+use crate::telemetry::{self, PoolState};
 
 /// Redis connection settings.
 #[derive(Clone)]
@@ -123,6 +125,20 @@ impl RedisStore {
             conn.load(script).await?;
         }
         Ok(())
+    }
+
+    /// Reports the connection pool's state in the `token_authority.redis.pool.*` metrics.
+    pub fn observe_pool_metrics(&self) {
+        let inner = Arc::clone(&self.inner);
+        telemetry::metrics().observe_redis_pool(move || {
+            let status = inner.pool.status();
+            PoolState {
+                in_use: status.size.saturating_sub(status.available) as u64,
+                idle: status.available as u64,
+                waiting: status.waiting as u64,
+                max: status.max_size as u64,
+            }
+        });
     }
 
     async fn conn(&self) -> StoreResult<Conn> {

@@ -21,7 +21,12 @@ use redis::{
     cluster_async::ClusterConnection,
 };
 
-use super::RedisConfig;
+use tracing::Instrument;
+
+use super::{
+    RedisConfig,
+    observed::{self, Observed},
+};
 use crate::store::{StoreError, StoreResult};
 
 /// How long a connection may sit unused before the pool checks it with PING on its next use.
@@ -238,16 +243,27 @@ impl Conn {
 
     /// Sends one command and returns its reply.
     pub async fn query(&self, cmd: &Cmd) -> StoreResult<Value> {
-        let mut connection = self.connection.clone();
-        self.bounded(cmd.query_async::<Value>(&mut connection))
-            .await
+        let name = observed::command_name(cmd);
+        let mut connection = Observed::start(self.connection.clone(), Some(name));
+        let span = connection.span();
+        let result = self
+            .bounded(cmd.query_async::<Value>(&mut connection))
+            .instrument(span)
+            .await;
+        connection.finish(&result);
+        result
     }
 
     /// Runs a script with EVALSHA, loading it first when Redis does not have it (NOSCRIPT).
     pub async fn invoke(&self, invocation: &redis::ScriptInvocation<'_>) -> StoreResult<Value> {
-        let mut connection = self.connection.clone();
-        self.bounded(invocation.invoke_async::<Value>(&mut connection))
-            .await
+        let mut connection = Observed::start(self.connection.clone(), None);
+        let span = connection.span();
+        let result = self
+            .bounded(invocation.invoke_async::<Value>(&mut connection))
+            .instrument(span)
+            .await;
+        connection.finish(&result);
+        result
     }
 
     /// Loads a script with SCRIPT LOAD. On a cluster the command goes to every node.

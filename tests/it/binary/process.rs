@@ -39,7 +39,9 @@ pub const READINESS_CHANGE: Duration = Duration::from_secs(6);
 pub const READINESS: &str = "tokenauthority.v1.TokenAuthority";
 
 /// Returns a command that runs the server binary with exactly `args`, with no
-/// `TOKEN_AUTHORITY_*` variable inherited from the environment that runs the tests.
+/// `TOKEN_AUTHORITY_*` or `OTEL_*` variable inherited from the environment that runs the tests.
+/// The Prometheus endpoint listens on a free loopback port unless `args` say otherwise, because
+/// its default, 0.0.0.0:9090, is one port for every test.
 pub fn bare_command(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_token-authority"));
     command
@@ -49,10 +51,12 @@ pub fn bare_command(args: &[&str]) -> Command {
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("TOKEN_AUTHORITY_") {
+        let name_text = name.to_string_lossy();
+        if name_text.starts_with("TOKEN_AUTHORITY_") || name_text.starts_with("OTEL_") {
             command.env_remove(name);
         }
     }
+    command.env("TOKEN_AUTHORITY_METRICS_LISTEN", "127.0.0.1:0");
     command
 }
 

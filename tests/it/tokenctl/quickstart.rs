@@ -131,8 +131,10 @@ impl Replay {
         );
         let mut child = Command::new(SERVER)
             .args(args.split_whitespace())
-            // Text, as on a terminal, and a free port rather than the README's 0.0.0.0:50051.
+            // Text, as on a terminal, and free loopback ports rather than the README's
+            // 0.0.0.0:50051 and 0.0.0.0:9090.
             .args(["--log-format", "text", "--listen", "127.0.0.1:0"])
+            .args(["--metrics-listen", "127.0.0.1:0"])
             .env_remove("TOKEN_AUTHORITY_LOG_LEVEL")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
