@@ -5,8 +5,11 @@
 //! - `binary`: the real `token-authority` executable: start-up, health, reflection, shutdown,
 //!   and two processes sharing one Redis.
 //! - `tokenctl`: the real `tokenctl` executable against a server, and the README's quickstart.
+//! - `telemetry`: spans and metrics exported over OTLP to an in-process collector, the Prometheus
+//!   endpoint, and trace ids in log lines.
 
 mod binary;
 mod conformance;
 mod support;
+mod telemetry;
 mod tokenctl;

@@ -3,7 +3,7 @@
 //! processes, Redis failures, and secrets kept out of the logs.
 
 mod config;
-mod process;
+pub mod process;
 mod redis;
 mod secrets;
 mod shutdown;
