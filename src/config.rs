@@ -5,7 +5,7 @@ use std::{fmt, net::SocketAddr, time::Duration};
 
 use clap::{Parser, ValueEnum};
 
-use crate::{domain::SystemLimit, store::redis::redact_url};
+use crate::{deny_cache::DenyCacheConfig, domain::SystemLimit, store::redis::redact_url};
 
 /// The token authority gRPC server.
 #[derive(Clone, Debug, Parser)]
@@ -44,6 +44,13 @@ pub struct Config {
     #[arg(long, env = "TOKEN_AUTHORITY_SYSTEM_LIMIT_WINDOW_SECONDS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=2_592_000))]
     pub system_limit_window_seconds: u64,
+
+    /// Maximum staleness of the deny cache, in milliseconds: the time a replica may deny a token
+    /// that is over a rate limit from memory, without asking Redis. A limit or plan changed
+    /// through another replica reaches such a token within this time. 0 turns the cache off.
+    #[arg(long, env = "TOKEN_AUTHORITY_DENY_CACHE_MAX_STALENESS_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub deny_cache_max_staleness_ms: u64,
 
     /// Log format: text, json, or auto (json unless standard error is a terminal).
     #[arg(long, env = "TOKEN_AUTHORITY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto)]
@@ -120,6 +127,14 @@ impl Config {
         SystemLimit {
             count: self.system_limit,
             window_seconds: self.system_limit_window_seconds,
+        }
+    }
+
+    /// Returns the deny cache's settings.
+    pub fn deny_cache(&self) -> DenyCacheConfig {
+        DenyCacheConfig {
+            max_staleness: Duration::from_millis(self.deny_cache_max_staleness_ms),
+            ..DenyCacheConfig::default()
         }
     }
 

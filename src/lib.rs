@@ -8,6 +8,8 @@
 //!   script per operation, and in-memory, for development and single-process use.
 //! - [`service`]: the operations independent of the transport: key handling, plan checks,
 //!   project creation and regeneration.
+//! - [`deny_cache`]: a replica's memory of tokens over a rate limit, which denies a flood from
+//!   such a token without Redis until its window resets.
 //! - [`grpc`]: the `tokenauthority.v1.TokenAuthority` service: field validation, proto
 //!   conversions, and the one mapping from errors to gRPC status codes.
 //! - [`server`]: serving with health and reflection, readiness tracking, and draining.
@@ -36,6 +38,7 @@
 //! - No key, Redis password or other secret reaches a log, a trace or a `Debug` output.
 
 pub mod config;
+pub mod deny_cache;
 pub mod domain;
 pub mod grpc;
 pub mod logging;

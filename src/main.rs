@@ -65,6 +65,7 @@ async fn run(config: Config, telemetry: &Telemetry) -> Result<(), String> {
         redis_timeout_ms = config.redis_timeout_ms,
         system_limit = config.system_limit,
         system_limit_window_seconds = config.system_limit_window_seconds,
+        deny_cache_max_staleness_ms = config.deny_cache_max_staleness_ms,
         shutdown_timeout_seconds = config.shutdown_timeout_seconds,
         metrics_listen = %config.metrics_listen,
         otlp_traces_endpoint = telemetry.traces_endpoint.as_deref().map(redact_url),
@@ -134,7 +135,8 @@ async fn serve<S: Store>(
         shutdown_timeout: config.shutdown_timeout(),
         ..ServeOptions::default()
     };
-    let authority = Authority::new(store, config.system_limit());
+    let authority =
+        Authority::new(store, config.system_limit()).with_deny_cache(config.deny_cache());
     let served = server::serve(listener, authority, options, shutdown)
         .await
         .map_err(|error| logging::error_chain(&error));

@@ -4,9 +4,12 @@
 //! Inputs arrive validated by the transport; this layer enforces the rules that need stored
 //! state, such as "user-defined limits need a paid account".
 
+use std::time::Instant;
+
 use thiserror::Error;
 
 use crate::{
+    deny_cache::{DenyCache, DenyCacheConfig},
     domain::{
         AccessKey, Action, Denial, Plan, PresentedKey, ProjectRecord, RateMode, RateOutcome, Scope,
         ScopeSet, SystemLimit, TokenPatch, TokenRecord, TokenStatus, UserLimit,
@@ -161,12 +164,29 @@ pub struct Regenerated {
 pub struct Authority<S> {
     store: S,
     system: SystemLimit,
+    deny_cache: DenyCache,
 }
 
 impl<S: Store> Authority<S> {
-    /// Creates the authority over `store` with the service-wide limit `system`.
+    /// Creates the authority over `store` with the service-wide limit `system` and a deny cache
+    /// with the default settings.
     pub fn new(store: S, system: SystemLimit) -> Self {
-        Authority { store, system }
+        Authority {
+            store,
+            system,
+            deny_cache: DenyCache::new(DenyCacheConfig::default()),
+        }
+    }
+
+    /// Replaces the deny cache with an empty one with the settings `config`.
+    pub fn with_deny_cache(mut self, config: DenyCacheConfig) -> Self {
+        self.deny_cache = DenyCache::new(config);
+        self
+    }
+
+    /// Returns the deny cache.
+    pub fn deny_cache(&self) -> &DenyCache {
+        &self.deny_cache
     }
 
     /// Returns the service-wide limit.
@@ -180,24 +200,48 @@ impl<S: Store> Authority<S> {
     }
 
     /// Decides whether a presented key may perform an action, counting it when allowed. A
-    /// missing or malformed key is denied without a store lookup.
+    /// missing or malformed key is denied without a store lookup, and so is a token that the
+    /// deny cache has recorded as over a rate limit.
     pub async fn authorize(&self, input: AuthorizeInput<'_>) -> Result<AuthorizeDecision> {
         let key_hash = match parse_presented(input.access_token) {
             PresentedKey::Missing => return Ok(self.denied_without_lookup(Denial::MissingToken)),
             PresentedKey::Malformed => return Ok(self.denied_without_lookup(Denial::UnknownToken)),
             PresentedKey::WellFormed(hash) => hash,
         };
+        let required_scope = input.action.required_scope(input.platform);
 
+        let cached = self.deny_cache.lookup(
+            key_hash,
+            input.project_id,
+            required_scope,
+            input.cost,
+            Instant::now(),
+        );
+        if let Some(cached) = cached {
+            return Ok(AuthorizeDecision {
+                denial: Some(Denial::RateLimited),
+                token: Some(cached.token),
+                rate: Some(cached.rate),
+                cost: input.cost,
+            });
+        }
+
+        let observation = self.deny_cache.observe();
         let outcome = self
             .store
             .authorize(AuthorizeQuery {
                 key_hash,
-                required_scope: input.action.required_scope(input.platform),
+                required_scope,
                 project_id: input.project_id,
                 cost: input.cost,
                 system: self.system,
             })
             .await?;
+        if outcome.denial == Some(Denial::RateLimited)
+            && let (Some(token), Some(rate)) = (&outcome.token, &outcome.rate)
+        {
+            self.deny_cache.remember(key_hash, token, rate, observation);
+        }
         Ok(AuthorizeDecision {
             denial: outcome.denial,
             token: outcome.token,
@@ -302,12 +346,17 @@ impl<S: Store> Authority<S> {
 
     /// Deletes a project and its tokens, returning how many tokens were deleted.
     pub async fn delete_project(&self, project_id: &str) -> Result<u32> {
-        Ok(self.store.delete_project(project_id).await?)
+        let deleted = self.store.delete_project(project_id).await;
+        self.deny_cache.forget_project(project_id);
+        Ok(deleted?)
     }
 
     /// Sets an account's plan.
     pub async fn set_account_plan(&self, account_id: &str, plan: Plan) -> Result<()> {
-        Ok(self.store.set_account_plan(account_id, plan).await?)
+        let set = self.store.set_account_plan(account_id, plan).await;
+        // The cache does not know the accounts of its tokens, and plan changes are rare.
+        self.deny_cache.clear();
+        Ok(set?)
     }
 
     /// Creates a token. A user-defined limit needs the project's account on the paid plan.
@@ -359,33 +408,42 @@ impl<S: Store> Authority<S> {
         if patch.sets_user_limit() {
             self.require_paid(project_id).await?;
         }
-        Ok(self
+        let updated = self
             .store
             .update_token(project_id, token_id, patch, now_ms())
-            .await?)
+            .await;
+        // Dropped even after a failure, because a write that timed out may still have happened.
+        self.deny_cache.forget_token(project_id, token_id);
+        Ok(updated?)
     }
 
     /// Expires a token for good.
     pub async fn expire_token(&self, project_id: &str, token_id: &str) -> Result<TokenRecord> {
-        Ok(self
+        let expired = self
             .store
             .expire_token(project_id, token_id, now_ms())
-            .await?)
+            .await;
+        self.deny_cache.forget_token(project_id, token_id);
+        Ok(expired?)
     }
 
     /// Deletes a token.
     pub async fn delete_token(&self, project_id: &str, token_id: &str) -> Result<()> {
-        Ok(self.store.delete_token(project_id, token_id).await?)
+        let deleted = self.store.delete_token(project_id, token_id).await;
+        self.deny_cache.forget_token(project_id, token_id);
+        Ok(deleted?)
     }
 
     /// Regenerates one token, whatever its status.
     pub async fn regenerate_token(&self, project_id: &str, token_id: &str) -> Result<IssuedToken> {
         let key = AccessKey::generate()?;
-        let record = self
+        let regenerated = self
             .store
             .regenerate_token(project_id, token_id, &new_key(&key), now_ms(), false)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("token {token_id} not found")))?;
+            .await;
+        self.deny_cache.forget_token(project_id, token_id);
+        let record =
+            regenerated?.ok_or_else(|| Error::NotFound(format!("token {token_id} not found")))?;
         Ok(IssuedToken { record, key })
     }
 
@@ -393,7 +451,9 @@ impl<S: Store> Authority<S> {
     pub async fn regenerate_project(&self, project_id: &str) -> Result<Regenerated> {
         let project = self.store.get_project(project_id).await?;
         let mut result = Regenerated::default();
-        self.regenerate_expired_in(&project, &mut result).await?;
+        let regenerated = self.regenerate_expired_in(&project, &mut result).await;
+        self.deny_cache.forget_project(project_id);
+        regenerated?;
         Ok(result)
     }
 
@@ -402,7 +462,9 @@ impl<S: Store> Authority<S> {
         let projects = self.store.account_projects(account_id).await?;
         let mut result = Regenerated::default();
         for project in &projects {
-            self.regenerate_expired_in(project, &mut result).await?;
+            let regenerated = self.regenerate_expired_in(project, &mut result).await;
+            self.deny_cache.forget_project(&project.project_id);
+            regenerated?;
         }
         Ok(result)
     }

@@ -62,6 +62,11 @@ impl KeyHash {
         hex::encode(self.0)
     }
 
+    /// Returns the hash's 32 bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// Parses 64 hexadecimal characters, as stored.
     pub fn from_hex(text: &str) -> Option<Self> {
         let mut bytes = [0u8; 32];

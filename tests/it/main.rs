@@ -5,11 +5,13 @@
 //! - `binary`: the real `token-authority` executable: start-up, health, reflection, shutdown,
 //!   and two processes sharing one Redis.
 //! - `tokenctl`: the real `tokenctl` executable against a server, and the README's quickstart.
+//! - `deny_cache`: denials returned from the deny cache, and what drops its entries.
 //! - `telemetry`: spans and metrics exported over OTLP to an in-process collector, the Prometheus
 //!   endpoint, and trace ids in log lines.
 
 mod binary;
 mod conformance;
+mod deny_cache;
 mod support;
 mod telemetry;
 mod tokenctl;

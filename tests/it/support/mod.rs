@@ -18,6 +18,7 @@ use tonic_health::pb::{
 };
 
 use token_authority::{
+    deny_cache::DenyCacheConfig,
     domain::SystemLimit,
     proto::v1::{
         self as pb, manage_request::Operation, manage_response::Result as Outcome,
@@ -118,7 +119,7 @@ enum StoreAccess {
     Memory(MemoryStore),
     /// The private Redis, kept alive for the test, and a connection to it.
     Redis {
-        _server: RedisServer,
+        server: RedisServer,
         connection: redis::aio::MultiplexedConnection,
     },
 }
@@ -142,10 +143,19 @@ impl Drop for Harness {
 impl Harness {
     /// Starts a server over a new, empty store of `backend` with the system limit `system`.
     pub async fn start(backend: Backend, system: SystemLimit) -> Harness {
+        Self::start_with(backend, system, DenyCacheConfig::default()).await
+    }
+
+    /// Starts a server like [`Harness::start`], with the deny cache settings `deny_cache`.
+    pub async fn start_with(
+        backend: Backend,
+        system: SystemLimit,
+        deny_cache: DenyCacheConfig,
+    ) -> Harness {
         match backend {
             Backend::Memory => {
                 let store = MemoryStore::new();
-                let (client, stop) = serve(store.clone(), system).await;
+                let (client, stop) = serve(store.clone(), system, deny_cache).await;
                 Harness {
                     client,
                     store: StoreAccess::Memory(store),
@@ -171,11 +181,11 @@ impl Harness {
                     .get_multiplexed_async_connection()
                     .await
                     .expect("failed to connect to the private Redis");
-                let (client, stop) = serve(store, system).await;
+                let (client, stop) = serve(store, system, deny_cache).await;
                 Harness {
                     client,
                     store: StoreAccess::Redis {
-                        _server: redis_server,
+                        server: redis_server,
                         connection,
                     },
                     stop: Some(stop),
@@ -187,6 +197,14 @@ impl Harness {
     /// Returns a client connected to the server; clones share one connection.
     pub fn client(&self) -> TokenAuthorityClient<Channel> {
         self.client.clone()
+    }
+
+    /// Returns the private `redis-server`, or `None` on the in-memory store.
+    pub fn redis_server(&self) -> Option<&RedisServer> {
+        match &self.store {
+            StoreAccess::Memory(_) => None,
+            StoreAccess::Redis { server, .. } => Some(server),
+        }
     }
 
     /// Captures everything the store holds, to compare before and after a request.
@@ -638,6 +656,7 @@ pub fn assert_invalid_field<T: std::fmt::Debug>(result: Result<T, Status>, field
 async fn serve<S: Store>(
     store: S,
     system: SystemLimit,
+    deny_cache: DenyCacheConfig,
 ) -> (TokenAuthorityClient<Channel>, oneshot::Sender<()>) {
     let listener = TcpListener::bind(("127.0.0.1", 0))
         .await
@@ -655,7 +674,7 @@ async fn serve<S: Store>(
     };
     tokio::spawn(server::serve(
         listener,
-        Authority::new(store, system),
+        Authority::new(store, system).with_deny_cache(deny_cache),
         options,
         shutdown,
     ));
