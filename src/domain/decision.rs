@@ -31,6 +31,21 @@ pub enum Denial {
 }
 
 impl Denial {
+    /// One denial of each reason, in check order. The scopes of `InsufficientScope` are
+    /// placeholders.
+    pub const ALL: [Denial; 7] = [
+        Denial::MissingToken,
+        Denial::UnknownToken,
+        Denial::Disabled,
+        Denial::Expired,
+        Denial::WrongProject,
+        Denial::InsufficientScope {
+            required: Scope::PostServerItem,
+            held: ScopeSet::empty(),
+        },
+        Denial::RateLimited,
+    ];
+
     /// Returns the HTTP status the frontend returns to its caller.
     pub fn http_status(self) -> u16 {
         match self {

@@ -60,7 +60,7 @@ impl ScopeSet {
     const VALID_BITS: u8 = 0b1111;
 
     /// Returns the set with no scope.
-    pub fn empty() -> Self {
+    pub const fn empty() -> Self {
         ScopeSet(0)
     }
 

@@ -98,7 +98,7 @@ impl RedisFailure {
 
 impl Metrics {
     fn new(meter: Meter) -> Metrics {
-        Metrics {
+        let metrics = Metrics {
             rpc_duration: meter
                 .f64_histogram("token_authority.rpc.duration")
                 .with_unit("s")
@@ -149,6 +149,34 @@ impl Metrics {
                 )
                 .build(),
             meter,
+        };
+        metrics.start_series_at_zero();
+        metrics
+    }
+
+    /// Creates every decision and denial series with a count of 0, so that a rate over them is
+    /// defined before the first request of each kind.
+    fn start_series_at_zero(&self) {
+        self.decisions.add(
+            0,
+            &[
+                KeyValue::new("decision", "allow"),
+                KeyValue::new("reason", "none"),
+            ],
+        );
+        for denial in Denial::ALL {
+            self.decisions.add(
+                0,
+                &[
+                    KeyValue::new("decision", "deny"),
+                    KeyValue::new("reason", denial.name()),
+                ],
+            );
+        }
+        for limit in ["system", "user"] {
+            self.rate_limit_denials
+                .add(0, &[KeyValue::new("limit", limit)]);
+            self.first_denials.add(0, &[KeyValue::new("limit", limit)]);
         }
     }
 
@@ -282,6 +310,14 @@ pub fn code_name(code: Code) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn denial_names_distinct() {
+        let names: std::collections::BTreeSet<&str> =
+            Denial::ALL.iter().map(|denial| denial.name()).collect();
+        assert_eq!(names.len(), Denial::ALL.len());
+        assert!(names.contains("rate_limited"));
+    }
 
     #[test]
     fn code_names_match_grpc() {

@@ -18,6 +18,7 @@ use tokio::{
     net::TcpStream,
 };
 use tonic::{Code, Request, metadata::MetadataValue, transport::Channel};
+use tonic_health::pb::health_check_response::ServingStatus;
 
 use token_authority::{
     proto::v1::{self as pb, IssuedToken, Scope, token_authority_client::TokenAuthorityClient},
@@ -26,7 +27,9 @@ use token_authority::{
 
 use crate::binary::{
     allowed, create_project, key_with_scope, post_server_item,
-    process::{ServerProcess, server_command},
+    process::{
+        READINESS, READINESS_CHANGE, ServerProcess, bare_command, server_command, wait_for_health,
+    },
 };
 use collector::{Collector, Received, attributes};
 
@@ -513,6 +516,102 @@ async fn trace_id_logged_without_export() {
     assert_eq!(created["span"]["trace_id"], TRACE_ID, "{created}");
     assert_eq!(created["span"]["name"], "Manage", "{created}");
     server.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_flushes_pending_spans() {
+    // Exports are an hour apart, so only the flush at shutdown can deliver anything.
+    let collector = Collector::start().await;
+    let mut command = server_command(&[]);
+    command
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint())
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "3600000")
+        .env("OTEL_BSP_SCHEDULE_DELAY", "3600000");
+    let mut server = ServerProcess::spawn(command).await;
+    let mut client = server.authority();
+    let tokens = create_project(&mut client, "acct-flush", "proj-flush").await;
+    let key = key_with_scope(&tokens, Scope::PostServerItem);
+    client
+        .authorize(traced(post_server_item(&key)))
+        .await
+        .expect("Authorize failed");
+    assert!(collector.received().spans().is_empty());
+
+    server.stop().await;
+    let received = collector.received();
+    assert_eq!(spans_in_trace(&received, "Authorize").len(), 1);
+    assert!(
+        has_point(
+            &received,
+            "token_authority.authorize.decisions",
+            &[("decision", "allow"), ("reason", "none")]
+        ),
+        "{:?}",
+        received.label_sets("token_authority.authorize.decisions")
+    );
+}
+
+#[tokio::test]
+async fn sampler_off_exports_metrics_only() {
+    let collector = Collector::start().await;
+    let mut command = server_command(&[]);
+    command
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint())
+        .env("OTEL_TRACES_SAMPLER", "always_off");
+    let mut server = ServerProcess::spawn(command).await;
+    let mut client = server.authority();
+    let tokens = create_project(&mut client, "acct-sampler", "proj-sampler").await;
+    let key = key_with_scope(&tokens, Scope::PostServerItem);
+    client
+        .authorize(traced(post_server_item(&key)))
+        .await
+        .expect("Authorize failed");
+
+    // Shutdown flushes both exporters, so what did not arrive by then was never exported.
+    server.stop().await;
+    let received = collector.received();
+    assert!(received.spans().is_empty(), "{:?}", received.spans());
+    assert!(
+        !received
+            .label_sets("token_authority.rpc.duration")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn log_format_auto_writes_json() {
+    // Standard error is a pipe here, as in a container, so `auto` must choose JSON: the helper
+    // finds the "serving gRPC" line only by parsing JSON.
+    let command = bare_command(&["--listen", "127.0.0.1:0"]);
+    let mut server = ServerProcess::spawn(command).await;
+    server.stop().await;
+    let stderr = server.stderr_text();
+    for line in stderr.lines() {
+        assert!(
+            serde_json::from_str::<Value>(line).is_ok(),
+            "not JSON: {line}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn log_level_filters_by_target() {
+    let mut server =
+        crate::binary::process::start(&["--log-level", "info,token_authority::server=warn"]).await;
+    let mut health = server.health();
+    let ready = wait_for_health(
+        &mut health,
+        READINESS,
+        ServingStatus::Serving,
+        READINESS_CHANGE,
+    )
+    .await;
+    assert!(ready, "logs:\n{}", server.stderr_text());
+    server.stop().await;
+
+    // The store became ready, but its target logs only warnings and errors.
+    assert!(server.logs_starting_with("token store ready").is_empty());
+    assert_eq!(server.logs_starting_with("serving gRPC").len(), 1);
 }
 
 /// Returns the address of the Prometheus endpoint from the "serving metrics" log line.
