@@ -98,23 +98,7 @@ impl<S: Store> TokenAuthority for TokenAuthorityService<S> {
         };
         let decision = within_deadline(&request, self.authority.authorize(input)).await?;
 
-        let span = Span::current();
-        if let Some(token) = &decision.token {
-            span.record("project_id", token.project_id.as_str());
-            span.record("token_id", token.token_id.as_str());
-        }
-        span.record(
-            "decision",
-            if decision.denial.is_none() {
-                "allow"
-            } else {
-                "deny"
-            },
-        );
-        if let Some(denial) = decision.denial {
-            span.record("reason", denial.name());
-        }
-        telemetry::metrics().record_authorize(&decision);
+        telemetry::record_authorize(&decision);
         Ok(Response::new(authorize_response(&decision)))
     }
 

@@ -217,11 +217,7 @@ impl Metrics {
         let Some(rate) = &decision.rate else {
             return;
         };
-        // The limit the reply's X-Rate-Limit-* headers describe is the one that denied.
-        let limit = rate
-            .headers(decision.cost)
-            .map_or("unknown", |headers| limit_name(headers.kind));
-        let labels = [KeyValue::new("limit", limit)];
+        let labels = [KeyValue::new("limit", denying_limit(decision))];
         self.rate_limit_denials.add(1, &labels);
         if rate.first_denial {
             self.first_denials.add(1, &labels);
@@ -276,11 +272,18 @@ impl Metrics {
     }
 }
 
-/// Returns a limit kind's label value.
-fn limit_name(kind: LimitKind) -> &'static str {
+/// Returns the limit that denied a rate-limited request, `system` or `user`: the one the reply's
+/// X-Rate-Limit-* headers describe. `unknown` when the decision has no rate figures.
+pub fn denying_limit(decision: &AuthorizeDecision) -> &'static str {
+    let kind = decision
+        .rate
+        .as_ref()
+        .and_then(|rate| rate.headers(decision.cost))
+        .map(|headers| headers.kind);
     match kind {
-        LimitKind::System => "system",
-        LimitKind::User => "user",
+        Some(LimitKind::System) => "system",
+        Some(LimitKind::User) => "user",
+        None => "unknown",
     }
 }
 

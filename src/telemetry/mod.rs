@@ -16,6 +16,7 @@
 //!
 //! `docs/observability.md` lists every span, field and metric.
 
+mod decisions;
 mod endpoint;
 mod metrics;
 mod repeats;
@@ -31,6 +32,7 @@ use opentelemetry_sdk::{
 use tracing::Level;
 use tracing_subscriber::{Layer, Registry, filter::Targets};
 
+pub use decisions::record_authorize;
 pub use endpoint::MetricsEndpoint;
 pub use metrics::{Metrics, PoolState, RedisFailure, code_name, metrics};
 pub use repeats::{

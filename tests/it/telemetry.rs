@@ -236,10 +236,18 @@ async fn otlp_spans_continue_caller_trace() {
         );
     }
 
-    // The one log line written inside a traced RPC carries the trace id.
+    // Log lines written inside a traced RPC carry the trace id.
     let created = server.logs_starting_with("project created");
     assert_eq!(created.len(), 1, "logs:\n{}", server.stderr_text());
     assert_eq!(created[0]["span"]["trace_id"], TRACE_ID, "{}", created[0]);
+
+    // The window's first denial names the token once, which is how to find rate-limited tokens.
+    let reached = server.logs_starting_with("rate limit reached");
+    assert_eq!(reached.len(), 1, "logs:\n{}", server.stderr_text());
+    assert_eq!(reached[0]["token_id"], token.as_str(), "{}", reached[0]);
+    assert_eq!(reached[0]["project_id"], "proj-traced", "{}", reached[0]);
+    assert_eq!(reached[0]["limit"], "system", "{}", reached[0]);
+    assert_eq!(reached[0]["span"]["trace_id"], TRACE_ID, "{}", reached[0]);
 
     server.stop().await;
     assert_no_key_exported(&collector.received(), &keys_of(&tokens));
