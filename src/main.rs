@@ -95,7 +95,11 @@ async fn run(config: Config, telemetry: &Telemetry) -> Result<(), String> {
         warn!(error = %logging::error_chain(&error), redis_url = %url, "failed to load the Lua scripts into Redis; will retry");
     }
     store.observe_pool_metrics();
-    serve(&config, telemetry, store, shutdown).await
+    let pool = store.clone();
+    let served = serve(&config, telemetry, store, shutdown).await;
+    // After the drain, so no call in flight loses its connection.
+    pool.close();
+    served
 }
 
 async fn serve<S: Store>(

@@ -84,7 +84,8 @@ impl Telemetry {
         prometheus: bool,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Telemetry, String> {
-        let disabled = env("OTEL_SDK_DISABLED").is_some_and(|value| value.trim() == "true");
+        let disabled =
+            env("OTEL_SDK_DISABLED").is_some_and(|value| value.trim().eq_ignore_ascii_case("true"));
         let traces_endpoint = (!disabled)
             .then(|| otlp_endpoint(&env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
             .flatten();

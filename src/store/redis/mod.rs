@@ -127,10 +127,14 @@ impl RedisStore {
         Ok(())
     }
 
-    /// Reports the connection pool's state in the `token_authority.redis.pool.*` metrics.
+    /// Reports the connection pool's state in the `token_authority.redis.pool.*` metrics, as
+    /// zeros once the store is dropped.
     pub fn observe_pool_metrics(&self) {
-        let inner = Arc::clone(&self.inner);
+        let inner = Arc::downgrade(&self.inner);
         telemetry::metrics().observe_redis_pool(move || {
+            let Some(inner) = inner.upgrade() else {
+                return PoolState::default();
+            };
             let status = inner.pool.status();
             PoolState {
                 in_use: status.size.saturating_sub(status.available) as u64,
@@ -139,6 +143,12 @@ impl RedisStore {
                 max: status.max_size as u64,
             }
         });
+    }
+
+    /// Closes the connection pool of this store and its clones: idle connections close now, and
+    /// later operations fail as unavailable. Used at shutdown, after the drain.
+    pub fn close(&self) {
+        self.inner.pool.close();
     }
 
     async fn conn(&self) -> StoreResult<Conn> {
