@@ -231,7 +231,7 @@ STORE_ERRORS = {
         "the in-memory store serves a single pod",
     ),
     "monitor without metrics": (
-        {"redis": {"existingSecret": "s"}, "serviceMonitor": {"enabled": True}},
+        {"redis": {"existingSecret": "s"}, "metrics": {"enabled": False}, "serviceMonitor": {"enabled": True}},
         "set metrics.enabled=true",
     ),
     "both disruption limits": (
@@ -353,12 +353,34 @@ def test_chart_requires_sleep_action_version():
 # Service, metrics and scaling
 
 
-def test_service_has_grpc_port_only_by_default():
-    service = find(manifests(external_url_values()), "Service")
+def test_service_has_metrics_port_by_default():
+    objects = manifests(external_url_values())
+    service = find(objects, "Service")
+    container_ports = {port["name"]: port["containerPort"] for port in server_container(objects)["ports"]}
 
     assert service["spec"]["ports"] == [
-        {"name": "grpc", "port": 50051, "targetPort": "grpc", "protocol": "TCP", "appProtocol": "grpc"}
+        {"name": "grpc", "port": 50051, "targetPort": "grpc", "protocol": "TCP", "appProtocol": "grpc"},
+        {"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP", "appProtocol": "http"},
     ]
+    assert container_ports == {"grpc": 50051, "metrics": 9090}
+    assert find(objects, "ConfigMap")["data"]["TOKEN_AUTHORITY_METRICS_LISTEN"] == "0.0.0.0:9090"
+
+
+def test_metrics_disabled_turns_endpoint_off():
+    objects = manifests(external_url_values(metrics={"enabled": False}))
+    service = find(objects, "Service")
+
+    assert [port["name"] for port in service["spec"]["ports"]] == ["grpc"]
+    assert [port["name"] for port in server_container(objects)["ports"]] == ["grpc"]
+    assert find(objects, "ConfigMap")["data"]["TOKEN_AUTHORITY_METRICS_LISTEN"] == "off"
+
+
+def test_metrics_port_follows_values():
+    values = external_url_values(config={"listenHost": "[::]"}, metrics={"port": 9100})
+    objects = manifests(values)
+
+    assert find(objects, "ConfigMap")["data"]["TOKEN_AUTHORITY_METRICS_LISTEN"] == "[::]:9100"
+    assert {"name": "metrics", "containerPort": 9100, "protocol": "TCP"} in server_container(objects)["ports"]
 
 
 def test_metrics_port_gated():
@@ -374,7 +396,7 @@ def test_metrics_port_gated():
 
 
 def test_metrics_rule_absent_when_disabled():
-    objects = manifests(external_url_values(networkPolicy={"enabled": True}))
+    objects = manifests(external_url_values(metrics={"enabled": False}, networkPolicy={"enabled": True}))
     policy = find(objects, "NetworkPolicy")
 
     assert [rule["ports"][0]["port"] for rule in policy["spec"]["ingress"]] == [50051]
