@@ -86,7 +86,7 @@ wait_for_port "$redis_port"
 redis_url=redis://127.0.0.1:$redis_port
 
 grpc_port=$(free_port)
-"$server" --listen "127.0.0.1:$grpc_port" --redis-url "$redis_url" \
+"$server" --listen "127.0.0.1:$grpc_port" --metrics-listen 127.0.0.1:0 --redis-url "$redis_url" \
   --system-limit "$system_limit" --log-format json "${server_args[@]}" 2>"$work/server.log" &
 server_pid=$!
 wait_for_port "$grpc_port"
