@@ -89,7 +89,8 @@ stop_server() {
 }
 trap stop_server EXIT
 
-"$server_bin" --listen 127.0.0.1:0 --log-format json >/dev/null 2>"$server_log" &
+"$server_bin" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --log-format json >/dev/null \
+    2>"$server_log" &
 server_pid=$!
 
 # The server logs {"message": "serving gRPC", "address": "127.0.0.1:PORT"} once it listens.
