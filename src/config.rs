@@ -72,7 +72,7 @@ pub struct Config {
     pub metrics_listen: MetricsListen,
 }
 
-/// Where the Prometheus endpoint listens.
+/// The listen address of the Prometheus endpoint, or none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MetricsListen {
     /// No endpoint.

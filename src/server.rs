@@ -149,8 +149,8 @@ pub async fn serve<S: Store>(
 
 /// Checks the store every interval and reports its readiness through the health service,
 /// logging each change once rather than each failed check: "token store ready" at start-up,
-/// "token store not ready: connection lost" when a ready store stops answering, and "token
-/// store ready: connection back" with the length of the outage when it answers again.
+/// "token store not ready: connection lost" when a ready store stops responding, and "token
+/// store ready: connection back" with the length of the outage when it responds again.
 async fn track_readiness<S: Store>(
     authority: Arc<Authority<S>>,
     health: HealthReporter,

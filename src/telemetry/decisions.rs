@@ -1,4 +1,4 @@
-//! What an Authorize decision leaves behind: fields on the RPC span, metrics, and for the first
+//! The record of an Authorize decision: fields on the RPC span, metrics, and for the first
 //! denial of a rate-limit window, one log line.
 
 use tracing::Span;

@@ -70,7 +70,7 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
-    /// Builds the providers that the environment asks for: the OTLP exporters from the
+    /// Builds the providers that the environment configures: the OTLP exporters from the
     /// standard `OTEL_*` variables, and the Prometheus exporter when `prometheus` is true. Then
     /// creates the instruments (see [`metrics`]) on the meter provider. Must run inside the Tokio
     /// runtime, because the OTLP exporters start their gRPC channels on it.
@@ -154,7 +154,7 @@ impl Telemetry {
     }
 
     /// Returns the layer that hands spans to the OpenTelemetry tracer, or `None` when traces are
-    /// not exported. It sees spans and events of this crate at INFO and above, whatever
+    /// not exported. It receives spans and events of this crate at INFO and above, whatever
     /// `--log-level` is, so the log filter does not change what is traced.
     pub fn tracing_layer(&self) -> Option<BoxedLayer> {
         let provider = self.tracer_provider.as_ref()?;
@@ -233,7 +233,7 @@ fn resource() -> Resource {
     }
 }
 
-/// The W3C trace context propagator, which reads `traceparent` and `tracestate`.
+/// Returns the W3C trace context propagator, which reads `traceparent` and `tracestate`.
 fn propagator() -> TraceContextPropagator {
     TraceContextPropagator::new()
 }

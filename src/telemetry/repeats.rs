@@ -41,11 +41,11 @@ pub fn log_repeat_summaries(all: bool) {
     }
 }
 
-/// The most distinct errors tracked at once. Errors past this many are each logged, because
-/// silently dropping an error is worse than a noisy log.
+/// The maximum number of distinct errors tracked at once. Errors past this many are each
+/// logged, because silently dropping an error is worse than a noisy log.
 const MAX_TRACKED: usize = 64;
 
-/// What to do with one occurrence of an error.
+/// The verdict on one occurrence of an error: log it or only count it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Occurrence {
     /// The first in its period: log it.
@@ -159,7 +159,7 @@ impl RepeatedErrors {
     }
 
     /// Returns a summary for every error with repeats not yet reported, as at shutdown, and
-    /// forgets them all.
+    /// clears the tracker.
     pub fn take_all(&self) -> Vec<Summary> {
         let mut guard = self
             .runs

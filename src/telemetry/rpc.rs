@@ -1,9 +1,9 @@
 //! The span and latency measurement of each TokenAuthority RPC, as a tower layer around the
 //! gRPC server.
 //!
-//! The layer builds the RPC span before the handler runs, so it can make the caller's trace
-//! context (the `traceparent` request header) the span's parent before the span is entered:
-//! the OpenTelemetry layer fixes a span's parent when it is first entered. The handlers then
+//! The layer builds the RPC span before the handler runs. That way it can make the caller's
+//! trace context (the `traceparent` request header) the span's parent before the span is
+//! entered, because the OpenTelemetry layer fixes a span's parent when it is first entered. The handlers then
 //! record what they learn (project, token, action, decision) into the current span, and the
 //! layer records the gRPC code from the response, once for every outcome.
 //!
@@ -203,7 +203,7 @@ impl Extractor for Headers<'_> {
     }
 }
 
-/// What the future of a traced RPC carries besides the inner future.
+/// The state a traced RPC's future keeps besides the inner future.
 #[derive(Debug)]
 struct Traced {
     rpc: Rpc,
@@ -265,8 +265,8 @@ fn response_code(headers: &HeaderMap) -> Code {
         .map_or(Code::Ok, Code::from_i32)
 }
 
-/// Whether a code reports a fault of the server rather than of the request, the codes that
-/// mark a gRPC server span as failed in OpenTelemetry's semantic conventions.
+/// Returns whether a code reports a fault of the server rather than of the request. These are
+/// the codes that mark a gRPC server span as failed in OpenTelemetry's semantic conventions.
 fn is_server_fault(code: Code) -> bool {
     matches!(
         code,
