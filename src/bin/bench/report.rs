@@ -168,8 +168,13 @@ impl Report {
             row("late sends", self.late_sends.to_string());
             row("unsent", self.unsent.to_string());
         }
+        let calls = self.requests.max(1) as f64;
         for (process, seconds) in &self.cpu_seconds {
-            row(&format!("cpu {process}"), format!("{seconds:.2} s"));
+            let per_call = seconds * 1e6 / calls;
+            row(
+                &format!("cpu {process}"),
+                format!("{seconds:.2} s, {per_call:.1} µs per call"),
+            );
         }
         if let Some(load) = self.load_average {
             row("load average before", format!("{load:.2}"));
@@ -205,7 +210,7 @@ pub fn compare(paths: &[PathBuf]) -> Result<(), String> {
         "p99 µs",
         "p99.9 µs",
         "errors",
-        "cpu s",
+        "cpu µs per call",
     ]);
     for report in &reports {
         let baseline = reports.iter().find(|other| {
@@ -222,10 +227,12 @@ pub fn compare(paths: &[PathBuf]) -> Result<(), String> {
             _ => "-".to_owned(),
         };
         let errors: u64 = report.errors.values().sum();
+        let calls = report.requests.max(1) as f64;
         let cpu = report
             .cpu_seconds
             .iter()
-            .map(|(process, seconds)| format!("{process} {seconds:.1}"))
+            .filter(|(_, seconds)| **seconds > 0.0)
+            .map(|(process, seconds)| format!("{process} {:.1}", seconds * 1e6 / calls))
             .collect::<Vec<_>>()
             .join(", ");
         let latency = &report.latency_us;
