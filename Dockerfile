@@ -13,20 +13,19 @@ WORKDIR /src
 COPY . .
 # The cache mounts keep downloaded crates and build output between builds.
 # target/ is a cache mount, so the binaries are copied out in the same step.
-# NOTE: tokenctl is copied only if the build produced it, so that the image
-# builds before that binary lands. Make it required once it exists.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/usr/local/cargo/git \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bins \
+    cargo build --release --locked --bin token-authority --bin tokenctl \
     && mkdir -p /out \
     && cp target/release/token-authority /out/ \
-    && if [ -x target/release/tokenctl ]; then cp target/release/tokenctl /out/; fi
+    && cp target/release/tokenctl /out/
 
 # Distroless "cc" has glibc and libgcc but no shell or package manager. The
 # :nonroot tag runs as user and group 65532.
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=builder /out/ /usr/local/bin/
 USER 65532:65532
-EXPOSE 50051
+# gRPC, then the Prometheus /metrics endpoint.
+EXPOSE 50051 9090
 ENTRYPOINT ["/usr/local/bin/token-authority"]

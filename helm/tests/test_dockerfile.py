@@ -47,7 +47,8 @@ def test_hadolint_clean():
 def test_builder_builds_locked_release_binaries():
     runs = " ".join(arguments for instruction, arguments in instructions() if instruction == "RUN")
 
-    assert "cargo build --release --locked --bins" in runs
+    assert "cargo build --release --locked --bin token-authority --bin tokenctl" in runs
+    assert "cp target/release/tokenctl /out/" in runs
 
 
 def test_runtime_stage_is_distroless_nonroot():
@@ -59,8 +60,8 @@ def test_runtime_stage_is_distroless_nonroot():
     assert users == ["65532:65532"]
 
 
-def test_runtime_stage_serves_grpc_port():
+def test_runtime_stage_serves_grpc_and_metrics_ports():
     stage = dict(final_stage()[1:])
 
-    assert stage["EXPOSE"] == "50051"
+    assert stage["EXPOSE"] == "50051 9090"
     assert stage["ENTRYPOINT"] == '["/usr/local/bin/token-authority"]'
