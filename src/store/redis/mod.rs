@@ -32,6 +32,7 @@ mod projects;
 mod record;
 mod reply;
 mod scripts;
+mod shared;
 mod tokens;
 
 #[cfg(test)]
@@ -42,6 +43,7 @@ use std::{fmt, sync::Arc, time::Duration};
 use self::{
     authorize::{ScriptMode, authorize_mode},
     pool::{Conn, Pool},
+    shared::{SHARED_CONNECTIONS, SharedConnections},
 };
 use super::{
     AuthorizeOutcome, AuthorizeQuery, ListQuery, NewKey, NewToken, RateReport, Store, StoreResult,
@@ -82,7 +84,8 @@ impl fmt::Debug for RedisConfig {
     }
 }
 
-/// The Redis implementation of [`Store`]. Clones share one connection pool.
+/// The Redis implementation of [`Store`]. Clones share one connection pool, and the connections
+/// that Authorize calls share.
 #[derive(Clone)]
 pub struct RedisStore {
     inner: Arc<Inner>,
@@ -90,6 +93,8 @@ pub struct RedisStore {
 
 struct Inner {
     pool: Pool,
+    /// The connections Authorize calls share, apart from the pool.
+    shared: SharedConnections,
     timeout: Duration,
 }
 
@@ -112,6 +117,7 @@ impl RedisStore {
         Ok(RedisStore {
             inner: Arc::new(Inner {
                 pool: pool::build(config)?,
+                shared: SharedConnections::new(SHARED_CONNECTIONS),
                 timeout: config.command_timeout,
             }),
         })
@@ -154,6 +160,10 @@ impl RedisStore {
     async fn conn(&self) -> StoreResult<Conn> {
         Conn::take(&self.inner.pool, self.inner.timeout).await
     }
+
+    async fn shared_conn(&self) -> StoreResult<Conn> {
+        Conn::share(&self.inner.shared, &self.inner.pool, self.inner.timeout).await
+    }
 }
 
 /// Builds the `EVALSHA` invocation of `authorize.lua` exactly as [`Store::authorize`] sends it,
@@ -175,7 +185,8 @@ pub fn authorize_invocation(
 
 impl Store for RedisStore {
     async fn authorize(&self, query: AuthorizeQuery<'_>) -> StoreResult<AuthorizeOutcome> {
-        let conn = self.conn().await?;
+        // Authorize sends one command, so its calls share connections (see `shared.rs`).
+        let conn = self.shared_conn().await?;
         let evaluation = authorize::evaluate(
             &conn,
             query.key_hash,

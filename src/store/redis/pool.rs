@@ -26,6 +26,7 @@ use tracing::Instrument;
 use super::{
     RedisConfig,
     observed::{self, Observed},
+    shared::{Lease, SharedConnections},
 };
 use crate::store::{StoreError, StoreResult};
 
@@ -219,6 +220,7 @@ impl ConnectionLike for Connection {
 /// by the command timeout.
 pub struct Conn {
     object: Option<Object<Manager>>,
+    lease: Option<Lease>,
     connection: Connection,
     timeout: Duration,
     broken: AtomicBool,
@@ -236,6 +238,24 @@ impl Conn {
         Ok(Conn {
             connection: (*object).clone(),
             object: Some(object),
+            lease: None,
+            timeout,
+            broken: AtomicBool::new(false),
+        })
+    }
+
+    /// Takes one of the connections that calls share, connecting it first if needed, within
+    /// `timeout`. Other calls may send commands on it at the same time.
+    pub async fn share(
+        shared: &SharedConnections,
+        pool: &Pool,
+        timeout: Duration,
+    ) -> StoreResult<Conn> {
+        let (connection, lease) = shared.get(pool, timeout).await?;
+        Ok(Conn {
+            object: None,
+            lease: Some(lease),
+            connection,
             timeout,
             broken: AtomicBool::new(false),
         })
@@ -309,10 +329,16 @@ impl Drop for Conn {
             // when it needs one.
             drop(Object::take(object));
         }
+        if self.broken.load(Ordering::Relaxed)
+            && let Some(lease) = self.lease.take()
+        {
+            lease.discard();
+        }
     }
 }
 
-fn map_error(error: RedisError, timeout: Duration) -> StoreError {
+/// Converts a Redis error into a store error: a timeout, or else an unavailable store.
+pub fn map_error(error: RedisError, timeout: Duration) -> StoreError {
     if error.is_timeout() {
         StoreError::Timeout(timeout)
     } else {

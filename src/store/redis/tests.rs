@@ -1817,3 +1817,48 @@ async fn cluster_runs_every_operation() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn authorize_reconnects_after_connections_killed() {
+    bounded(async {
+        let server = RedisServer::start().await;
+        let store = store_for(server.url(), false);
+        store.load_scripts().await.unwrap();
+        let issued = create_project_with_defaults(&store, PROJECT).await;
+        let key = &issued[0].key;
+        for _ in 0..4 {
+            authorize(&store, key, Scope::PostServerItem, system(100)).await;
+        }
+
+        // Closes every client connection but this one, including the shared ones.
+        let mut raw = raw_connection(&server).await;
+        let _: i64 = redis::cmd("CLIENT")
+            .arg(&["KILL", "TYPE", "normal", "SKIPME", "yes"])
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+
+        let query = AuthorizeQuery {
+            key_hash: key.hash(),
+            required_scope: Scope::PostServerItem,
+            project_id: Some(PROJECT),
+            cost: 1,
+            system: system(100),
+        };
+        let mut failures = 0;
+        for _ in 0..4 {
+            if store.authorize(query).await.is_err() {
+                failures += 1;
+            }
+        }
+        assert!(
+            (1..=2).contains(&failures),
+            "the killed connections fail a call each, at most two, got {failures} failures"
+        );
+        for _ in 0..4 {
+            let outcome = store.authorize(query).await.expect("reconnected");
+            assert_eq!(outcome.denial, None);
+        }
+    })
+    .await;
+}
