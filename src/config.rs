@@ -21,7 +21,12 @@ pub struct Config {
     pub redis_url: Option<RedisUrl>,
 
     /// Treat --redis-url as a comma-separated list of Redis Cluster seed node URLs.
-    #[arg(long, env = "TOKEN_AUTHORITY_REDIS_CLUSTER", default_value_t = false)]
+    #[arg(
+        long,
+        env = "TOKEN_AUTHORITY_REDIS_CLUSTER",
+        default_value_t = false,
+        requires = "redis_url"
+    )]
     pub redis_cluster: bool,
 
     /// Maximum number of pooled Redis connections.
@@ -163,12 +168,7 @@ impl RedisUrl {
 
 impl fmt::Display for RedisUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let redacted: Vec<String> = self
-            .0
-            .split(',')
-            .map(|url| redact_url(url.trim()))
-            .collect();
-        f.write_str(&redacted.join(","))
+        f.write_str(&redact_url(&self.0))
     }
 }
 
@@ -275,6 +275,12 @@ mod tests {
             .to_string();
         assert!(error.contains("--metrics-listen"), "{error}");
         assert!(error.contains("address and port"), "{error}");
+    }
+
+    #[test]
+    fn cluster_requires_redis_url() {
+        let error = Config::try_parse_from(["token-authority", "--redis-cluster"]).unwrap_err();
+        assert!(error.to_string().contains("--redis-url"), "{error}");
     }
 
     #[test]

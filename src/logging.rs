@@ -51,7 +51,9 @@ pub fn init(format: LogFormat, filter: &str, traces: Option<BoxedLayer>) -> Resu
             .with_filter(filter)
             .boxed()
     } else {
+        // Colours only on a terminal, so that a log file or pipe gets plain text.
         fmt::layer()
+            .with_ansi(std::io::stderr().is_terminal())
             .with_writer(std::io::stderr)
             .with_filter(filter)
             .boxed()

@@ -75,6 +75,13 @@ pub fn build(config: &RedisConfig) -> StoreResult<Pool> {
             .map_err(|error| invalid_config(format!("invalid Redis Cluster config: {error}")))?;
         Client::Cluster(client)
     } else {
+        if config.url.contains(',') {
+            return Err(invalid_config(format!(
+                "{} is a list of URLs; pass one Redis URL, or add --redis-cluster to use the \
+                 list as Redis Cluster seed nodes",
+                redact_url(&config.url)
+            )));
+        }
         let client = redis::Client::open(config.url.as_str()).map_err(|error| {
             invalid_config(format!(
                 "invalid Redis URL {}: {error}",
@@ -97,16 +104,48 @@ pub fn build(config: &RedisConfig) -> StoreResult<Pool> {
         .map_err(|error| invalid_config(format!("invalid Redis pool config: {error}")))
 }
 
-/// Replaces the user information of a URL (which may hold a password) with `***`.
+/// Masks the passwords of a Redis URL, or of each URL of a comma-separated list, with `***`:
+/// the user information (`user:password@`) and the `pass` and `password` query parameters that
+/// `redis+unix` URLs use.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+    url.split(',')
+        .map(|part| redact_one_url(part.trim()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn redact_one_url(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
     };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://***{}", &rest[at..]),
-        None => url.to_owned(),
-    }
+
+    let base = match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..authority_end].rfind('@') {
+                Some(at) => format!("{scheme}://***{}", &rest[at..]),
+                None => base.to_owned(),
+            }
+        }
+        None => base.to_owned(),
+    };
+    let Some(query) = query else {
+        return base;
+    };
+
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _))
+                if name.eq_ignore_ascii_case("pass") || name.eq_ignore_ascii_case("password") =>
+            {
+                format!("{name}=***")
+            }
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", query.join("&"))
 }
 
 fn invalid_config(message: String) -> StoreError {
@@ -359,5 +398,17 @@ mod tests {
         assert_eq!(redact_url("redis://:p@ss@cache"), "redis://***@cache");
         assert_eq!(redact_url("redis://cache:6379"), "redis://cache:6379");
         assert_eq!(redact_url("cache:6379"), "cache:6379");
+        assert_eq!(
+            redact_url("redis+unix:///run/redis.sock?db=1&pass=s3cret"),
+            "redis+unix:///run/redis.sock?db=1&pass=***"
+        );
+        assert_eq!(
+            redact_url("redis://cache:6379/0?Password=s3cret"),
+            "redis://cache:6379/0?Password=***"
+        );
+        assert_eq!(
+            redact_url("redis://:a@one:1, redis://:b@two:2"),
+            "redis://***@one:1,redis://***@two:2"
+        );
     }
 }
