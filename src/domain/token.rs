@@ -183,6 +183,19 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The length of a generated token id: `tok_` and 20 hexadecimal characters.
+const TOKEN_ID_LEN: usize = 24;
+
+/// Tells whether `id` has the shape of a generated token id: `tok_` followed by 20 lowercase
+/// hexadecimal characters.
+pub fn is_generated_token_id(id: &str) -> bool {
+    id.len() == TOKEN_ID_LEN
+        && id.starts_with("tok_")
+        && id[4..]
+            .bytes()
+            .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
+}
+
 /// Generates a token id: `tok_`, then a millisecond timestamp and a 32-bit sequence, as
 /// fixed-width hexadecimal so that ids sort in creation order.
 ///
@@ -236,6 +249,9 @@ mod tests {
             assert!(pair[0] < pair[1], "{} sorts after {}", pair[0], pair[1]);
         }
         assert!(check_id(&ids[0]).is_ok());
+        assert!(is_generated_token_id(&ids[0]));
+        assert!(!is_generated_token_id("tok_"));
+        assert!(!is_generated_token_id(&ids[0].to_uppercase()));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::{
     domain::{
         Action, Plan, Scope, ScopeSet, SystemLimit, TokenPatch, TokenStatus, UserLimit,
         limits::validate_user_limit,
-        token::{check_id, check_name},
+        token::{check_id, check_name, is_generated_token_id},
     },
     proto::v1 as pb,
     service::Error,
@@ -237,12 +237,13 @@ pub fn page_token<'a>(field: &str, value: &'a str) -> Result<Option<&'a str>, Er
     if value.is_empty() {
         return Ok(None);
     }
-    check_id(value).map_err(|_| {
-        Error::invalid(
+    if !is_generated_token_id(value) {
+        return Err(Error::invalid(
             field,
-            "is not a next_page_token returned by a previous page",
-        )
-    })?;
+            "is not a next_page_token returned by a previous page; pass it unchanged, or leave \
+             it empty for the first page",
+        ));
+    }
     Ok(Some(value))
 }
 

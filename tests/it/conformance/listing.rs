@@ -205,7 +205,15 @@ conformance_test!(bad_paging_rejected, |h| {
             "list_tokens.page_size",
         );
     }
-    for page_token in ["{tok}", "tok:1", "токен", &"t".repeat(65)] {
+    for page_token in [
+        "{tok}",
+        "tok:1",
+        "токен",
+        &"t".repeat(65),
+        "garbage",
+        "tok_",
+        "zzzz",
+    ] {
         assert_invalid_field(
             h.list_tokens(list(10, page_token, 0)).await,
             "list_tokens.page_token",
