@@ -251,9 +251,10 @@ pub fn evaluate(
             if allowed {
                 window.count = window.count.saturating_add(cost);
                 writes[index] = Some(window);
-            } else if !fits[index] && !window.denied {
+            } else if !fits[index] && !window.denied && cost <= limit.count {
                 // The denial is recorded in the window, opening one with no count if needed, so
-                // that exactly one denial per window is flagged.
+                // that exactly one denial per window is flagged. A cost above the limit's count
+                // could never fit, so it neither opens a window nor raises the notice.
                 window.denied = true;
                 first_denial = true;
                 writes[index] = Some(window);

@@ -78,6 +78,14 @@ fn first_denial_flagged_once_per_window() {
 }
 
 #[test]
+fn cost_above_count_opens_no_window() {
+    let (outcome, writes) = evaluate(&[(system(2), None)], 5, RateMode::Consume, NOW);
+    assert!(!outcome.allowed);
+    assert!(!outcome.first_denial);
+    assert_eq!(writes, vec![None]);
+}
+
+#[test]
 fn elapsed_window_starts_afresh() {
     let window = Some(Window {
         start_ms: NOW - 60_000,

@@ -122,7 +122,8 @@ end
 
 -- Count the cost in every enforced limit only when every one has room for it. On denial, mark
 -- each denying limit's window, opening one with no count if none is open, so that only the
--- first denial of a window is flagged.
+-- first denial of a window is flagged. A cost above a limit's count could never fit, so it
+-- neither opens nor marks that limit's window.
 local first_denial = false
 if mode == 'consume' then
   for _, limit in ipairs(limits) do
@@ -132,7 +133,7 @@ if mode == 'consume' then
       if allowed then
         window.count = window.count + cost
         write = true
-      elseif not limit.fits and not window.denied then
+      elseif not limit.fits and not window.denied and cost <= limit.count then
         window.denied = true
         first_denial = true
         write = true
