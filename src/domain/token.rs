@@ -180,6 +180,16 @@ pub fn check_name(name: &str) -> Result<(), String> {
     if name.chars().any(char::is_control) {
         return Err("must not contain control characters such as newlines or tabs".to_owned());
     }
+    if name.chars().any(is_bidi_control) {
+        return Err(
+            "must not contain bidirectional text controls (U+202A to U+202E, U+2066 to U+2069), \
+             which can make a name display differently from what it contains"
+                .to_owned(),
+        );
+    }
+    if name.chars().all(|c| c.is_whitespace() || is_invisible(c)) {
+        return Err("must contain at least one visible character".to_owned());
+    }
     Ok(())
 }
 
@@ -194,6 +204,16 @@ pub fn is_generated_token_id(id: &str) -> bool {
         && id[4..]
             .bytes()
             .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Characters that take no space when displayed: zero-width spaces and joiners, the word joiner
+/// and the byte order mark.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
 }
 
 /// Generates a token id: `tok_`, then a millisecond timestamp and a 32-bit sequence, as
@@ -237,6 +257,9 @@ mod tests {
         assert!(check_name("").is_err());
         assert!(check_name("   ").is_err());
         assert!(check_name("a\nb").is_err());
+        assert!(check_name("\u{200B}").is_err());
+        assert!(check_name("pay\u{202E}lpt.exe").is_err());
+        assert!(check_name("caf\u{00E9} \u{1F600}").is_ok());
         assert!(check_name(&"é".repeat(255)).is_ok());
         assert!(check_name(&"é".repeat(256)).is_err());
     }
