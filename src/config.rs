@@ -1,11 +1,13 @@
 //! Command-line and environment configuration. Every option is a flag with a matching
 //! `TOKEN_AUTHORITY_*` environment variable, and every value is checked before a port is bound.
 
-use std::{fmt, net::SocketAddr, time::Duration};
+use std::{fmt, net::SocketAddr, path::Path, time::Duration};
 
 use clap::{Parser, ValueEnum};
 
-use crate::{deny_cache::DenyCacheConfig, domain::SystemLimit, store::redis::redact_url};
+use crate::{
+    deny_cache::DenyCacheConfig, domain::SystemLimit, grpc::AdminToken, store::redis::redact_url,
+};
 
 /// The token authority gRPC server.
 #[derive(Clone, Debug, Parser)]
@@ -75,6 +77,14 @@ pub struct Config {
     #[arg(long, env = "TOKEN_AUTHORITY_METRICS_LISTEN", default_value = "0.0.0.0:9090",
           value_parser = parse_metrics_listen)]
     pub metrics_listen: MetricsListen,
+
+    /// File holding the admin token that Manage, Regenerate and CheckRateLimit require as the
+    /// gRPC metadata "authorization: Bearer TOKEN". One trailing newline is ignored, and the
+    /// token must be at least 16 bytes of visible ASCII. Authorize, health and reflection never
+    /// require it. When unset, every caller that reaches the port may manage tokens.
+    #[arg(long = "admin-token-file", env = "TOKEN_AUTHORITY_ADMIN_TOKEN_FILE", value_name = "PATH",
+          value_parser = parse_admin_token_file)]
+    pub admin_token: Option<AdminToken>,
 }
 
 /// The listen address of the Prometheus endpoint, or none.
@@ -103,6 +113,12 @@ impl fmt::Display for MetricsListen {
             MetricsListen::Address(address) => address.fmt(f),
         }
     }
+}
+
+/// Reads the admin token from the file at `path` when the options are parsed, so that a
+/// missing or bad file stops start-up with a message naming the option.
+fn parse_admin_token_file(path: &str) -> Result<AdminToken, String> {
+    AdminToken::from_file(Path::new(path))
 }
 
 fn parse_metrics_listen(value: &str) -> Result<MetricsListen, String> {
@@ -281,6 +297,46 @@ mod tests {
     fn cluster_requires_redis_url() {
         let error = Config::try_parse_from(["token-authority", "--redis-cluster"]).unwrap_err();
         assert!(error.to_string().contains("--redis-url"), "{error}");
+    }
+
+    #[test]
+    fn admin_token_file_read_at_parse() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, b"0123456789abcdef-secret\n").unwrap();
+        let path = file.path().to_str().unwrap();
+
+        let config =
+            Config::try_parse_from(["token-authority", "--admin-token-file", path]).unwrap();
+        let expected = AdminToken::from_bytes(b"0123456789abcdef-secret").unwrap();
+        assert_eq!(config.admin_token, Some(expected));
+        assert!(!format!("{config:?}").contains("0123456789abcdef-secret"));
+    }
+
+    #[test]
+    fn admin_token_defaults_to_unset() {
+        let config = Config::try_parse_from(["token-authority"]).unwrap();
+        assert_eq!(config.admin_token, None);
+    }
+
+    #[test]
+    fn bad_admin_token_file_names_option() {
+        let short = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(short.path(), "short-secret\n").unwrap();
+        let empty = tempfile::NamedTempFile::new().unwrap();
+        let cases = [
+            (short.path().to_str().unwrap().to_owned(), "at least 16"),
+            (empty.path().to_str().unwrap().to_owned(), "empty"),
+            ("/nonexistent/admin-token".to_owned(), "does not exist"),
+        ];
+        for (path, reason) in cases {
+            let error =
+                Config::try_parse_from(["token-authority", "--admin-token-file", path.as_str()])
+                    .unwrap_err()
+                    .to_string();
+            assert!(error.contains("--admin-token-file"), "{error}");
+            assert!(error.contains(reason), "{error}");
+            assert!(!error.contains("short-secret"), "{error}");
+        }
     }
 
     #[test]

@@ -73,6 +73,17 @@ async fn run(config: Config, telemetry: &Telemetry) -> Result<(), String> {
         version = env!("CARGO_PKG_VERSION"),
         "starting token authority"
     );
+    if config.admin_token.is_some() {
+        info!(
+            "Manage, Regenerate and CheckRateLimit require the admin token from --admin-token-file"
+        );
+    } else {
+        warn!(
+            "no --admin-token-file set: Manage, Regenerate and CheckRateLimit are unauthenticated, \
+             so any caller that reaches the gRPC port can create, delete and regenerate tokens; \
+             set --admin-token-file, or let only trusted callers reach the port"
+        );
+    }
 
     let Some(url) = &config.redis_url else {
         warn!(
@@ -137,6 +148,7 @@ async fn serve<S: Store>(
 
     let options = ServeOptions {
         shutdown_timeout: config.shutdown_timeout(),
+        admin_token: config.admin_token,
         ..ServeOptions::default()
     };
     let authority =

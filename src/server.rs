@@ -13,7 +13,7 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 use tracing::{error, info, warn};
 
 use crate::{
-    grpc::TokenAuthorityService,
+    grpc::{AdminToken, TokenAuthorityService},
     logging::error_chain,
     proto::{self, v1::token_authority_server::TokenAuthorityServer},
     service::Authority,
@@ -34,6 +34,9 @@ pub struct ServeOptions {
     pub readiness_interval: Duration,
     /// The timeout of one readiness check.
     pub readiness_timeout: Duration,
+    /// The token that Manage, Regenerate and CheckRateLimit require; `None` leaves them open to
+    /// every caller.
+    pub admin_token: Option<AdminToken>,
 }
 
 impl Default for ServeOptions {
@@ -42,6 +45,7 @@ impl Default for ServeOptions {
             shutdown_timeout: Duration::from_secs(20),
             readiness_interval: Duration::from_secs(2),
             readiness_timeout: Duration::from_secs(1),
+            admin_token: None,
         }
     }
 }
@@ -115,9 +119,9 @@ pub async fn serve<S: Store>(
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(TokenAuthorityServer::new(TokenAuthorityService::new(
-                authority,
-            )))
+            .add_service(TokenAuthorityServer::new(
+                TokenAuthorityService::new(authority).with_admin_token(options.admin_token),
+            ))
             .serve_with_incoming_shutdown(incoming, draining),
     );
 

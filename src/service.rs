@@ -25,6 +25,14 @@ use crate::{
 /// one status code.
 #[derive(Debug, Error)]
 pub enum Error {
+    /// A management request lacked the admin credential or carried a wrong one; nothing was
+    /// read or written.
+    #[error("missing or invalid admin credential: {reason}")]
+    Unauthenticated {
+        /// The fault in the request's `authorization` metadata, such as "no authorization
+        /// metadata". It never contains the presented token.
+        reason: &'static str,
+    },
     /// A request field broke a rule; nothing was read or written.
     #[error("invalid {field}: {rule}")]
     InvalidArgument {

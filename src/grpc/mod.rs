@@ -1,9 +1,13 @@
-//! The gRPC transport: the `TokenAuthority` service, field validation, proto conversions and
-//! the one error-to-status mapping.
+//! The gRPC transport: the `TokenAuthority` service, the admin credential check of the
+//! management RPCs, field validation, proto conversions and the one error-to-status mapping.
 
+mod admin;
 mod convert;
 mod status;
 mod validate;
+
+pub use admin::{AUTHORIZATION_HEADER, AdminToken, MIN_ADMIN_TOKEN_BYTES};
+pub use status::UNAUTHENTICATED_MESSAGE;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -26,12 +30,30 @@ const DEADLINE_MARGIN: Duration = Duration::from_millis(20);
 #[derive(Debug)]
 pub struct TokenAuthorityService<S> {
     authority: Arc<Authority<S>>,
+    /// The token that Manage, Regenerate and CheckRateLimit require; `None` lets every caller
+    /// use them.
+    admin_token: Option<AdminToken>,
 }
 
 impl<S> TokenAuthorityService<S> {
-    /// Creates the service.
+    /// Creates the service, with the management RPCs open to every caller.
     pub fn new(authority: Arc<Authority<S>>) -> Self {
-        TokenAuthorityService { authority }
+        TokenAuthorityService {
+            authority,
+            admin_token: None,
+        }
+    }
+
+    /// Makes Manage, Regenerate and CheckRateLimit require `admin_token`, when it is set.
+    #[must_use]
+    pub fn with_admin_token(mut self, admin_token: Option<AdminToken>) -> Self {
+        self.admin_token = admin_token;
+        self
+    }
+
+    /// Rejects a management request that lacks the admin token, before anything is read.
+    fn require_admin<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        admin::require_admin(self.admin_token.as_ref(), request).map_err(Status::from)
     }
 }
 
@@ -108,6 +130,7 @@ impl<S: Store> TokenAuthority for TokenAuthorityService<S> {
     ) -> Result<Response<pb::CheckRateLimitResponse>, Status> {
         use pb::check_rate_limit_request::Token;
 
+        self.require_admin(&request)?;
         let message = request.get_ref();
         let system = self.authority.system_limit();
         let target = match &message.token {
@@ -153,6 +176,7 @@ impl<S: Store> TokenAuthority for TokenAuthorityService<S> {
         &self,
         request: Request<pb::ManageRequest>,
     ) -> Result<Response<pb::ManageResponse>, Status> {
+        self.require_admin(&request)?;
         let operation = request.get_ref().operation.clone().ok_or_else(|| {
             Status::from(Error::invalid(
                 "operation",
@@ -169,6 +193,7 @@ impl<S: Store> TokenAuthority for TokenAuthorityService<S> {
         &self,
         request: Request<pb::RegenerateRequest>,
     ) -> Result<Response<pb::RegenerateResponse>, Status> {
+        self.require_admin(&request)?;
         let target = request.get_ref().target.clone().ok_or_else(|| {
             Status::from(Error::invalid(
                 "target",

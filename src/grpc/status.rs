@@ -12,9 +12,21 @@ use tracing::{debug, error};
 
 use crate::{logging::error_chain, service::Error, telemetry::first_of_run};
 
+/// The message of every UNAUTHENTICATED status. It is the same whatever was wrong, so that a
+/// caller without the token learns nothing about it.
+pub const UNAUTHENTICATED_MESSAGE: &str = "missing or invalid admin credential; pass it as the \
+     metadata authorization: Bearer TOKEN (tokenctl: --admin-token-file or \
+     TOKENCTL_ADMIN_TOKEN_FILE)";
+
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
         match error {
+            // A management call without the admin token. The reason names the part of the
+            // metadata that was wrong and never contains the token.
+            Error::Unauthenticated { reason } => {
+                debug!(reason, "admin credential rejected");
+                Status::unauthenticated(UNAUTHENTICATED_MESSAGE)
+            }
             // The caller sent a bad request: fix the named field; retrying as is will fail again.
             Error::InvalidArgument { field, rule } => {
                 debug!(%field, %rule, "request rejected");

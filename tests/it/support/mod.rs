@@ -12,7 +12,11 @@ use std::{future::Future, net::SocketAddr, time::Duration};
 
 use tokio::{net::TcpListener, sync::oneshot};
 use tokio_stream::StreamExt;
-use tonic::{Code, Status, transport::Channel};
+use tonic::{
+    Code, Status,
+    metadata::{Ascii, MetadataValue},
+    transport::Channel,
+};
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
@@ -20,6 +24,7 @@ use tonic_health::pb::{
 use token_authority::{
     deny_cache::DenyCacheConfig,
     domain::SystemLimit,
+    grpc::{AUTHORIZATION_HEADER, AdminToken},
     proto::v1::{
         self as pb, manage_request::Operation, manage_response::Result as Outcome,
         token_authority_client::TokenAuthorityClient,
@@ -129,6 +134,9 @@ pub struct Harness {
     client: TokenAuthorityClient<Channel>,
     store: StoreAccess,
     stop: Option<oneshot::Sender<()>>,
+    /// The `authorization` metadata the request helpers send to the management RPCs, when the
+    /// server requires an admin token.
+    authorization: Option<MetadataValue<Ascii>>,
 }
 
 impl Drop for Harness {
@@ -152,14 +160,45 @@ impl Harness {
         system: SystemLimit,
         deny_cache: DenyCacheConfig,
     ) -> Harness {
+        Self::start_serving(backend, system, deny_cache, None).await
+    }
+
+    /// Starts a server like [`Harness::start`] whose management RPCs require `admin_token`. The
+    /// request helpers send it as `authorization: Bearer TOKEN`; the raw [`Harness::client`]
+    /// sends no metadata.
+    pub async fn start_with_admin_token(backend: Backend, admin_token: &str) -> Harness {
+        Self::start_serving(
+            backend,
+            SystemLimit::DEFAULT,
+            DenyCacheConfig::default(),
+            Some(admin_token),
+        )
+        .await
+    }
+
+    async fn start_serving(
+        backend: Backend,
+        system: SystemLimit,
+        deny_cache: DenyCacheConfig,
+        admin_token: Option<&str>,
+    ) -> Harness {
+        let authorization = admin_token.map(|token| {
+            format!("Bearer {token}")
+                .parse()
+                .expect("the admin token is valid metadata")
+        });
+        let admin_token = admin_token.map(|token| {
+            AdminToken::from_bytes(token.as_bytes()).expect("the test's admin token is valid")
+        });
         match backend {
             Backend::Memory => {
                 let store = MemoryStore::new();
-                let (client, stop) = serve(store.clone(), system, deny_cache).await;
+                let (client, stop) = serve(store.clone(), system, deny_cache, admin_token).await;
                 Harness {
                     client,
                     store: StoreAccess::Memory(store),
                     stop: Some(stop),
+                    authorization,
                 }
             }
             Backend::Redis => {
@@ -181,7 +220,7 @@ impl Harness {
                     .get_multiplexed_async_connection()
                     .await
                     .expect("failed to connect to the private Redis");
-                let (client, stop) = serve(store, system, deny_cache).await;
+                let (client, stop) = serve(store, system, deny_cache, admin_token).await;
                 Harness {
                     client,
                     store: StoreAccess::Redis {
@@ -189,6 +228,7 @@ impl Harness {
                         connection,
                     },
                     stop: Some(stop),
+                    authorization,
                 }
             }
         }
@@ -197,6 +237,18 @@ impl Harness {
     /// Returns a client connected to the server; clones share one connection.
     pub fn client(&self) -> TokenAuthorityClient<Channel> {
         self.client.clone()
+    }
+
+    /// Wraps a management request's message, adding the admin token's `authorization`
+    /// metadata when the server requires one.
+    fn management_request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        if let Some(authorization) = &self.authorization {
+            request
+                .metadata_mut()
+                .insert(AUTHORIZATION_HEADER, authorization.clone());
+        }
+        request
     }
 
     /// Returns the private `redis-server`, or `None` on the in-memory store.
@@ -272,7 +324,7 @@ impl Harness {
         request: pb::CheckRateLimitRequest,
     ) -> Result<pb::CheckRateLimitResponse, Status> {
         self.client()
-            .check_rate_limit(request)
+            .check_rate_limit(self.management_request(request))
             .await
             .map(tonic::Response::into_inner)
     }
@@ -296,9 +348,9 @@ impl Harness {
     pub async fn manage(&self, operation: Operation) -> Result<Outcome, Status> {
         let response = self
             .client()
-            .manage(pb::ManageRequest {
+            .manage(self.management_request(pb::ManageRequest {
                 operation: Some(operation),
-            })
+            }))
             .await?
             .into_inner();
         Ok(response.result.expect("Manage replied without a result"))
@@ -537,9 +589,9 @@ impl Harness {
         target: pb::regenerate_request::Target,
     ) -> Result<pb::RegenerateResponse, Status> {
         self.client()
-            .regenerate(pb::RegenerateRequest {
+            .regenerate(self.management_request(pb::RegenerateRequest {
                 target: Some(target),
-            })
+            }))
             .await
             .map(tonic::Response::into_inner)
     }
@@ -657,6 +709,7 @@ async fn serve<S: Store>(
     store: S,
     system: SystemLimit,
     deny_cache: DenyCacheConfig,
+    admin_token: Option<AdminToken>,
 ) -> (TokenAuthorityClient<Channel>, oneshot::Sender<()>) {
     let listener = TcpListener::bind(("127.0.0.1", 0))
         .await
@@ -667,6 +720,7 @@ async fn serve<S: Store>(
         shutdown_timeout: Duration::from_secs(1),
         readiness_interval: Duration::from_millis(100),
         readiness_timeout: Duration::from_secs(1),
+        admin_token,
     };
     let shutdown = async move {
         // A dropped sender means the harness is gone, which also stops the server.
