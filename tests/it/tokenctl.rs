@@ -252,6 +252,7 @@ fn run_tokenctl(args: &[&str], stdin: Option<&str>, dir: Option<&Path>) -> Run {
         .env_remove("TOKENCTL_SERVER")
         .env_remove("TOKENCTL_OUTPUT")
         .env_remove("TOKENCTL_TIMEOUT")
+        .env_remove("TOKENCTL_ADMIN_TOKEN_FILE")
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -991,6 +992,49 @@ fn check_reports_and_consumes() {
         "{}",
         run.stdout
     );
+}
+
+#[test]
+fn check_unknown_key_advice() {
+    let server = TestServer::memory(SystemLimit::DEFAULT);
+    let run = server.run("check --key zzz");
+    run.assert_code(EXIT_DENIED);
+    assert!(run.stderr.contains("copied whole"), "{}", run.stderr);
+    assert!(!run.stderr.contains("check the id"), "{}", run.stderr);
+
+    let run = server.run("check --project web --token tok_missing");
+    run.assert_code(EXIT_DENIED);
+    assert!(run.stderr.ends_with("; check the id\n"), "{}", run.stderr);
+}
+
+#[test]
+fn negative_numbers_name_option() {
+    let server = TestServer::memory(SystemLimit::DEFAULT);
+    let cases = [
+        ("token list --project web --page-size -1", "--page-size"),
+        ("authorize --key k --action read --cost -1", "--cost"),
+        ("check --key k --cost -1", "--cost"),
+        (
+            "token create --project web --name ci --scope read --rate-limit -5/60",
+            "--rate-limit",
+        ),
+        ("--timeout 0 token list --project web", "--timeout"),
+    ];
+    for (command, option) in cases {
+        let run = server.run(command);
+        run.assert_code(EXIT_USAGE);
+        assert!(
+            run.stderr.contains("invalid value '"),
+            "{command}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains(option), "{command}: {}", run.stderr);
+        assert!(
+            !run.stderr.contains("unexpected argument"),
+            "{command}: {}",
+            run.stderr
+        );
+    }
 }
 
 #[test]

@@ -6,12 +6,20 @@ use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use token_authority::domain::{Scope, action::CLIENT_PLATFORMS};
 
 use crate::values::{
-    ActionArg, PlanArg, RateLimitArg, StatusFilter, parse_rate_limit, parse_server,
-    parse_timestamp, scope_parser,
+    ActionArg, AdminCredential, PlanArg, RateLimitArg, StatusFilter, parse_admin_token_file,
+    parse_cost, parse_page_size, parse_rate_limit, parse_server, parse_timeout, parse_timestamp,
+    scope_parser,
 };
 
 /// Text shown after the options in `tokenctl --help`.
 const AFTER_HELP: &str = "\
+Admin token:
+  A server started with --admin-token-file requires its token for every command except
+  authorize. Pass a file holding the same token with --admin-token-file (or
+  TOKENCTL_ADMIN_TOKEN_FILE), and tokenctl sends it as the gRPC metadata
+  \"authorization: Bearer TOKEN\". Without it, or with another token, the command fails with
+  exit status 1.
+
 Output:
   --output table (the default) prints tables on standard output and notes on standard error.
   --output json prints exactly one JSON document on standard output per call; a failed call
@@ -20,7 +28,8 @@ Output:
 
 Exit status:
   0  success
-  1  any other error: a rejected request, a server fault, a file error
+  1  any other error: a rejected request, a missing or wrong admin token, a server fault, a
+     file error
   2  usage error: unknown option, missing or invalid argument
   3  denied (authorize denied the request, check does not allow the cost) or not found
   4  server unreachable: connection failed, UNAVAILABLE, or no reply within --timeout";
@@ -39,15 +48,26 @@ pub struct Cli {
     )]
     pub server: String,
 
-    /// How long connecting and each call may take, such as 500ms, 5s or 1m.
+    /// How long connecting and each call may take, such as 500ms, 5s or 1m; above 0.
     #[arg(
         long,
         env = "TOKENCTL_TIMEOUT",
         default_value = "5s",
-        value_parser = humantime::parse_duration,
+        value_parser = parse_timeout,
         global = true
     )]
     pub timeout: Duration,
+
+    /// File holding the admin token of a server started with --admin-token-file. It is sent
+    /// with every call except authorize. One trailing newline is ignored.
+    #[arg(
+        long = "admin-token-file",
+        env = "TOKENCTL_ADMIN_TOKEN_FILE",
+        value_name = "PATH",
+        value_parser = parse_admin_token_file,
+        global = true
+    )]
+    pub admin_token: Option<AdminCredential>,
 
     /// Output format: tables for people, or one JSON document for scripts.
     #[arg(
@@ -180,7 +200,12 @@ pub struct TokenCreateArgs {
     pub scopes: Vec<Scope>,
     /// A user-defined rate limit as COUNT/WINDOW_SECONDS, such as 1000/60. Needs a paid
     /// account. The window is one of 60, 300, 1800, 3600, 86400, 604800 or 2592000.
-    #[arg(long, value_name = "COUNT/WINDOW_SECONDS", value_parser = parse_rate_limit)]
+    #[arg(
+        long,
+        value_name = "COUNT/WINDOW_SECONDS",
+        value_parser = parse_rate_limit,
+        allow_hyphen_values = true
+    )]
     pub rate_limit: Option<RateLimitArg>,
     /// When the token expires by itself, in RFC 3339, such as 2030-01-31T12:00:00Z.
     #[arg(long, value_name = "RFC3339", value_parser = parse_timestamp)]
@@ -197,7 +222,7 @@ pub struct TokenListArgs {
     #[arg(long, value_enum)]
     pub status: Option<StatusFilter>,
     /// The maximum number of tokens per page, 1 to 1000; the server's default is 100.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = parse_page_size)]
     pub page_size: Option<i32>,
     /// The page to start from, as printed by the previous page.
     #[arg(long, conflicts_with = "all")]
@@ -238,6 +263,7 @@ pub struct TokenUpdateArgs {
         long,
         value_name = "COUNT/WINDOW_SECONDS",
         value_parser = parse_rate_limit,
+        allow_hyphen_values = true,
         conflicts_with = "clear_rate_limit"
     )]
     pub rate_limit: Option<RateLimitArg>,
@@ -304,7 +330,7 @@ pub struct AuthorizeArgs {
     #[arg(long)]
     pub project: Option<String>,
     /// How many requests the call counts as, such as the items in a batch; the default is 1.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = parse_cost)]
     pub cost: Option<i64>,
 }
 
@@ -322,7 +348,7 @@ pub struct CheckArgs {
     #[arg(long, requires = "project")]
     pub token: Option<String>,
     /// How many requests to test and consume; 0 or absent only reports.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = parse_cost)]
     pub cost: Option<i64>,
     /// Test --cost without consuming it.
     #[arg(long, requires = "cost")]
@@ -365,6 +391,92 @@ mod tests {
         let message = error.to_string();
         assert!(message.contains("'admin'"), "{message}");
         assert!(message.contains("post_server_item"), "{message}");
+    }
+
+    /// Parses `args` after `tokenctl` and returns the error message, which must name `option`.
+    fn invalid_value_message(args: &[&str], option: &str) -> String {
+        let error = Cli::try_parse_from(std::iter::once("tokenctl").chain(args.iter().copied()))
+            .unwrap_err();
+        assert_eq!(
+            error.kind(),
+            clap::error::ErrorKind::ValueValidation,
+            "{args:?}: {error}"
+        );
+        let message = error.to_string();
+        assert!(message.contains(option), "{args:?}: {message}");
+        message
+    }
+
+    #[test]
+    fn negative_numbers_name_option() {
+        let cases: [(&[&str], &str, &str); 5] = [
+            (
+                &["token", "list", "--project", "web", "--page-size", "-1"],
+                "--page-size",
+                "must be at least 1, got -1",
+            ),
+            (
+                &[
+                    "authorize",
+                    "--key",
+                    "k",
+                    "--action",
+                    "read",
+                    "--cost",
+                    "-1",
+                ],
+                "--cost",
+                "must not be negative, got -1",
+            ),
+            (
+                &["check", "--key", "k", "--cost", "-1"],
+                "--cost",
+                "must not be negative, got -1",
+            ),
+            (
+                &[
+                    "token",
+                    "create",
+                    "--project",
+                    "web",
+                    "--name",
+                    "ci",
+                    "--scope",
+                    "read",
+                    "--rate-limit",
+                    "-5/60",
+                ],
+                "--rate-limit",
+                "count must not be negative, got -5",
+            ),
+            (
+                &[
+                    "token",
+                    "update",
+                    "--project",
+                    "web",
+                    "--token",
+                    "t",
+                    "--rate-limit",
+                    "-5/60",
+                ],
+                "--rate-limit",
+                "count must not be negative, got -5",
+            ),
+        ];
+        for (args, option, rule) in cases {
+            let message = invalid_value_message(args, option);
+            assert!(message.contains(rule), "{args:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn zero_timeout_rejected() {
+        let message = invalid_value_message(
+            &["--timeout", "0", "token", "list", "--project", "web"],
+            "--timeout",
+        );
+        assert!(message.contains("must be above 0"), "{message}");
     }
 
     #[test]

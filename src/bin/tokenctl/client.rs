@@ -11,18 +11,24 @@ use token_authority::proto::v1::{
 };
 use tonic::{Code, Request, Response, Status, transport::Channel, transport::Endpoint};
 
-use crate::error::CliError;
+use crate::{error::CliError, values::AdminCredential};
 
-/// A connected client with the server address and the per-call timeout.
+/// A connected client with the server address, the per-call timeout and the admin token.
 pub struct Session {
     client: TokenAuthorityClient<Channel>,
     server: String,
     timeout: Duration,
+    admin_token: Option<AdminCredential>,
 }
 
 impl Session {
-    /// Connects to `server`, giving up after `timeout`.
-    pub async fn connect(server: &str, timeout: Duration) -> Result<Self, CliError> {
+    /// Connects to `server`, giving up after `timeout`. `admin_token`, when set, goes with every
+    /// call except Authorize.
+    pub async fn connect(
+        server: &str,
+        timeout: Duration,
+        admin_token: Option<AdminCredential>,
+    ) -> Result<Self, CliError> {
         // The address was checked when the options were parsed.
         let endpoint = Endpoint::from_shared(server.to_owned())
             .map_err(|error| CliError::unreachable(server, &error))?
@@ -44,6 +50,7 @@ impl Session {
             client: TokenAuthorityClient::new(channel),
             server: server.to_owned(),
             timeout,
+            admin_token,
         })
     }
 
@@ -53,7 +60,7 @@ impl Session {
         operation_name: &'static str,
         operation: Operation,
     ) -> Result<manage_response::Result, CliError> {
-        let request = self.request(pb::ManageRequest {
+        let request = self.management_request(pb::ManageRequest {
             operation: Some(operation),
         });
         let reply = self
@@ -71,7 +78,7 @@ impl Session {
         operation_name: &'static str,
         target: pb::regenerate_request::Target,
     ) -> Result<pb::RegenerateResponse, CliError> {
-        let request = self.request(pb::RegenerateRequest {
+        let request = self.management_request(pb::RegenerateRequest {
             target: Some(target),
         });
         self.finish(operation_name, self.client.clone().regenerate(request))
@@ -93,7 +100,7 @@ impl Session {
         &self,
         request: pb::CheckRateLimitRequest,
     ) -> Result<pb::CheckRateLimitResponse, CliError> {
-        let request = self.request(request);
+        let request = self.management_request(request);
         self.finish("check", self.client.clone().check_rate_limit(request))
             .await
     }
@@ -102,6 +109,18 @@ impl Session {
     fn request<T>(&self, message: T) -> Request<T> {
         let mut request = Request::new(message);
         request.set_timeout(self.timeout);
+        request
+    }
+
+    /// Wraps a message like [`Session::request`] and adds the admin token, when one was given,
+    /// as the `authorization` metadata that Manage, Regenerate and CheckRateLimit require.
+    fn management_request<T>(&self, message: T) -> Request<T> {
+        let mut request = self.request(message);
+        if let Some(admin_token) = &self.admin_token {
+            request
+                .metadata_mut()
+                .insert("authorization", admin_token.authorization());
+        }
         request
     }
 
@@ -126,6 +145,13 @@ impl Session {
                     && started.elapsed() >= self.timeout =>
             {
                 Err(timed_out())
+            }
+            Ok(Err(status)) if status.code() == Code::Unauthenticated => {
+                Err(CliError::Unauthenticated {
+                    operation,
+                    server: self.server.clone(),
+                    token_sent: self.admin_token.is_some(),
+                })
             }
             Ok(Err(status)) => Err(CliError::from_status(operation, &self.server, &status)),
             Err(_) => Err(timed_out()),

@@ -54,6 +54,17 @@ pub enum CliError {
         message: String,
     },
 
+    /// The server requires the admin token, and the call carried none or another one.
+    #[error("{operation}: {}", describe_unauthenticated(.server, *.token_sent))]
+    Unauthenticated {
+        /// The command that failed.
+        operation: &'static str,
+        /// The server address.
+        server: String,
+        /// Whether an admin token was sent, so the advice fits the mistake.
+        token_sent: bool,
+    },
+
     /// The reply lacked a result the call must return.
     #[error(
         "{operation}: the server's reply has no {missing}; check that --server names a token \
@@ -151,6 +162,7 @@ impl CliError {
             CliError::Unreachable { .. } => "unreachable",
             CliError::TimedOut { .. } => "timed_out",
             CliError::Rejected { code, .. } => grpc_code_name(*code),
+            CliError::Unauthenticated { .. } => grpc_code_name(Code::Unauthenticated),
             CliError::IncompleteReply { .. } => "incomplete_reply",
             CliError::FileExists { .. } => "file_exists",
             CliError::File { .. } => "file_error",
@@ -160,16 +172,35 @@ impl CliError {
     }
 }
 
-/// Says what a gRPC error means and what to do about it.
+/// Says what to do about a missing or rejected admin token.
+fn describe_unauthenticated(server: &str, token_sent: bool) -> String {
+    if token_sent {
+        format!(
+            "the token authority at {server} rejected the admin token; check that \
+             --admin-token-file (or TOKENCTL_ADMIN_TOKEN_FILE) names a file holding the same \
+             token as the server's --admin-token-file"
+        )
+    } else {
+        format!(
+            "the token authority at {server} requires an admin token for this command; pass a \
+             file holding it with --admin-token-file or TOKENCTL_ADMIN_TOKEN_FILE"
+        )
+    }
+}
+
+/// Says what a gRPC error means and what to do about it. Advice is added only when the
+/// server's message does not already end with advice of the same kind after "; ", such as
+/// "; check that it was copied whole" or "; retry with backoff".
 fn describe_status(code: &Code, message: &str, server: &str) -> String {
     match code {
         Code::InvalidArgument => format!("the server rejected the request: {message}"),
-        Code::NotFound => format!("{message}; check the id"),
+        Code::NotFound => with_advice(message, "check the id"),
         Code::AlreadyExists => format!("{message}; choose another id"),
         Code::FailedPrecondition => format!("not allowed now: {message}"),
-        Code::Unavailable => {
-            format!("the token authority at {server} is unavailable: {message}; retry later")
-        }
+        Code::Unavailable => format!(
+            "the token authority at {server} is unavailable: {}",
+            with_advice(message, "retry later")
+        ),
         Code::DeadlineExceeded => format!(
             "the token authority at {server} did not finish in time: {message}; retry, or raise \
              --timeout"
@@ -182,6 +213,17 @@ fn describe_status(code: &Code, message: &str, server: &str) -> String {
             "the server failed with {}: {message}",
             grpc_code_name(*other).to_uppercase()
         ),
+    }
+}
+
+/// Appends `advice` to `message` after "; ", unless the message already gives advice that
+/// starts with the same verb.
+fn with_advice(message: &str, advice: &str) -> String {
+    let verb = advice.split(' ').next().unwrap_or(advice);
+    if message.contains(&format!("; {verb}")) {
+        message.to_owned()
+    } else {
+        format!("{message}; {advice}")
     }
 }
 
@@ -257,6 +299,68 @@ mod tests {
             error.to_string(),
             "token get: token tok_1 not found; check the id"
         );
+    }
+
+    #[test]
+    fn key_not_found_keeps_server_advice() {
+        let error = CliError::from_status(
+            "check",
+            "http://127.0.0.1:1",
+            &Status::not_found("no token matches the access token; check that it was copied whole"),
+        );
+        assert_eq!(
+            error.to_string(),
+            "check: no token matches the access token; check that it was copied whole"
+        );
+    }
+
+    #[test]
+    fn unavailable_advises_retry_once() {
+        let error = CliError::from_status(
+            "token list",
+            "http://127.0.0.1:1",
+            &Status::unavailable("token store unavailable: timed out; retry with backoff"),
+        );
+        assert_eq!(
+            error.to_string(),
+            "token list: the token authority at http://127.0.0.1:1 is unavailable: token store \
+             unavailable: timed out; retry with backoff"
+        );
+        let error = CliError::from_status(
+            "token list",
+            "http://127.0.0.1:1",
+            &Status::unavailable("draining"),
+        );
+        assert!(
+            error.to_string().ends_with("draining; retry later"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn unauthenticated_advice_fits_mistake() {
+        let missing = CliError::Unauthenticated {
+            operation: "token list",
+            server: "http://127.0.0.1:1".to_owned(),
+            token_sent: false,
+        };
+        assert_eq!(missing.exit_code(), ExitCode::from(EXIT_ERROR));
+        assert_eq!(missing.code_name(), "unauthenticated");
+        let text = missing.to_string();
+        assert!(text.contains("requires an admin token"), "{text}");
+        assert!(
+            text.contains("--admin-token-file or TOKENCTL_ADMIN_TOKEN_FILE"),
+            "{text}"
+        );
+
+        let wrong = CliError::Unauthenticated {
+            operation: "token list",
+            server: "http://127.0.0.1:1".to_owned(),
+            token_sent: true,
+        };
+        assert_eq!(wrong.exit_code(), ExitCode::from(EXIT_ERROR));
+        let text = wrong.to_string();
+        assert!(text.contains("rejected the admin token"), "{text}");
     }
 
     #[test]

@@ -47,7 +47,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<Report, CliError> {
-    let session = Session::connect(&cli.server, cli.timeout).await?;
+    let session = Session::connect(&cli.server, cli.timeout, cli.admin_token).await?;
     match cli.command {
         Command::Project(command) => manage::project(&session, command).await,
         Command::Account(command) => manage::account(&session, command).await,

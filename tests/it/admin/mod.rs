@@ -5,9 +5,11 @@
 //! - `grpc`: every management RPC against the in-process server, over both stores.
 //! - `binary`: the real server: start-up checks of the token file, its warning when unset, and
 //!   the token kept out of debug logs.
+//! - `tokenctl`: the real `tokenctl` with and without `--admin-token-file`.
 
 mod binary;
 mod grpc;
+mod tokenctl;
 
 /// The admin token the tests' servers require.
 pub const ADMIN_TOKEN: &str = "test-admin-token-4b1d0c9e7f3a";
