@@ -24,11 +24,12 @@ from chart_render import (
 
 READINESS_SERVICE = "tokenauthority.v1.TokenAuthority"
 
-# Passwords in the value sets. None may appear outside a Secret.
+# Passwords and admin tokens in the value sets. None may appear outside a Secret.
 TEST_PASSWORDS = [
     "url-test-password-7Qm2",
     "trial-test-password-4Kx9",
     "cluster-test-password-8Jd3",
+    "all-features-admin-token-5Wq7",
 ]
 
 SERVER_OPTIONS = [

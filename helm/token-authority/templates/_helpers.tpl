@@ -122,7 +122,8 @@ Fails rendering on a contradictory or missing Redis setup.
 
 {{/*
 Name of the Secret the chart creates: it holds the Redis URL from redis.url
-or for the trial Redis, and the trial Redis configuration.
+or for the trial Redis, the trial Redis configuration, and the admin token
+from adminToken.value.
 */}}
 {{- define "token-authority.secretName" -}}
 {{- include "token-authority.fullname" . }}
@@ -147,6 +148,39 @@ store.
 {{- else }}
 {{- "redis-url" }}
 {{- end }}
+{{- end }}
+
+{{/*
+Secret the server reads its admin token from: adminToken.existingSecret, or
+the chart's Secret when adminToken.value is set. Empty when no admin token is
+configured. Fails rendering when both are set.
+*/}}
+{{- define "token-authority.adminTokenSecretName" -}}
+{{- $admin := .Values.adminToken }}
+{{- if and $admin.existingSecret $admin.value }}
+{{- fail "adminToken.existingSecret and adminToken.value are both set: set only one of them" }}
+{{- end }}
+{{- if $admin.existingSecret }}
+{{- $admin.existingSecret }}
+{{- else if $admin.value }}
+{{- include "token-authority.secretName" . }}
+{{- end }}
+{{- end }}
+
+{{- define "token-authority.adminTokenSecretKey" -}}
+{{- if .Values.adminToken.existingSecret }}
+{{- .Values.adminToken.key }}
+{{- else }}
+{{- "admin-token" }}
+{{- end }}
+{{- end }}
+
+{{/*
+Directory the admin token Secret is mounted at; the token is the file
+"admin-token" in it.
+*/}}
+{{- define "token-authority.adminTokenDir" -}}
+/etc/token-authority/admin-token
 {{- end }}
 
 {{/*
@@ -177,6 +211,7 @@ Checks across values that the schema cannot express. Renders nothing.
 */}}
 {{- define "token-authority.validateValues" -}}
 {{- $mode := include "token-authority.storeMode" . }}
+{{- $_ := include "token-authority.adminTokenSecretName" . }}
 {{- if and (eq $mode "memory") .Values.autoscaling.enabled }}
 {{- fail "autoscaling.enabled is true, but the in-memory store serves a single pod: configure a Redis or set autoscaling.enabled=false" }}
 {{- end }}
