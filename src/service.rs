@@ -50,6 +50,9 @@ pub enum Error {
     /// The operation is not allowed in the current state.
     #[error("{0}")]
     FailedPrecondition(String),
+    /// Concurrent requests on the same token made the operation give up; retrying it is safe.
+    #[error("{0}")]
+    Aborted(String),
     /// The store failed or timed out; the operation may be retried.
     #[error("token store unavailable")]
     Unavailable(#[source] StoreError),
@@ -77,6 +80,7 @@ impl From<StoreError> for Error {
             StoreError::NotFound { .. } => Error::NotFound(error.to_string()),
             StoreError::AlreadyExists { .. } => Error::AlreadyExists(error.to_string()),
             StoreError::FailedPrecondition(message) => Error::FailedPrecondition(message),
+            StoreError::Conflict(message) => Error::Aborted(message),
             StoreError::Timeout(_) | StoreError::Unavailable(_) => Error::Unavailable(error),
             StoreError::Corrupt(_) | StoreError::InvalidConfig(_) => Error::Internal(error),
         }

@@ -52,6 +52,11 @@ impl From<Error> for Status {
                 debug!(%message, "failed precondition");
                 Status::failed_precondition(message)
             }
+            // Concurrent requests on the same token won the race: retrying the request is safe.
+            Error::Aborted(message) => {
+                debug!(%message, "aborted by concurrent requests");
+                Status::aborted(message)
+            }
             // Redis failed or timed out: the caller may retry with backoff.
             Error::Unavailable(source) => {
                 let error = error_chain(&source);

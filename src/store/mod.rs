@@ -44,6 +44,10 @@ pub enum StoreError {
     /// The operation is not allowed in the current state, for example updating an expired token.
     #[error("{0}")]
     FailedPrecondition(String),
+    /// Concurrent requests kept changing the token, so the operation gave up after a bounded
+    /// number of attempts. Retrying the request is safe.
+    #[error("{0}")]
+    Conflict(String),
     /// Redis did not reply within the command timeout.
     #[error("redis did not answer within {0:?}")]
     Timeout(Duration),
