@@ -121,7 +121,7 @@ impl<S: Store> TokenAuthority for TokenAuthorityService<S> {
         let decision = within_deadline(&request, self.authority.authorize(input)).await?;
 
         telemetry::record_authorize(&decision);
-        Ok(Response::new(authorize_response(&decision)))
+        Ok(Response::new(authorize_response(decision)))
     }
 
     async fn check_rate_limit(
@@ -405,7 +405,9 @@ impl<S: Store> TokenAuthorityService<S> {
     }
 }
 
-fn authorize_response(decision: &service::AuthorizeDecision) -> pb::AuthorizeResponse {
+/// Builds Authorize's reply from its decision, moving the token's strings into it.
+#[doc(hidden)]
+pub fn authorize_response(decision: service::AuthorizeDecision) -> pb::AuthorizeResponse {
     let mut response = pb::AuthorizeResponse {
         decision: pb::Decision::Allow as i32,
         http_status: 200,
@@ -417,10 +419,10 @@ fn authorize_response(decision: &service::AuthorizeDecision) -> pb::AuthorizeRes
         response.http_status = i32::from(denial.http_status());
         response.message = denial.message();
     }
-    if let Some(token) = &decision.token {
-        response.project_id.clone_from(&token.project_id);
-        response.token_id.clone_from(&token.token_id);
-        response.token_name.clone_from(&token.name);
+    if let Some(token) = decision.token {
+        response.project_id = token.project_id;
+        response.token_id = token.token_id;
+        response.token_name = token.name;
         response.scopes = convert::scopes(token.scopes);
     }
     if let Some(rate) = &decision.rate {

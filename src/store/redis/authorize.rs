@@ -103,10 +103,19 @@ pub fn invocation(
     invocation
 }
 
-/// Reads the reply of `authorize.lua`, whose shape is described at the top of the script.
-fn parse(value: Value, required_scope: Option<Scope>) -> StoreResult<Evaluation> {
+/// Reads the reply of `authorize.lua`, whose shape is described at the top of the script. The
+/// token's strings are moved out of the reply, not copied.
+pub fn parse(value: Value, required_scope: Option<Scope>) -> StoreResult<Evaluation> {
     const WHAT: &str = "authorize.lua";
-    let (code, items) = reply::status_and_rest(value, WHAT)?;
+    let mut items = reply::array(value, WHAT)?;
+    let code = match items.first() {
+        Some(first) => reply::as_str(first, WHAT)?,
+        None => {
+            return Err(StoreError::Corrupt(format!(
+                "{WHAT} returned an empty reply"
+            )));
+        }
+    };
     if code == "unknown" {
         return Ok(Evaluation {
             denial: Some(Denial::UnknownToken),
@@ -115,31 +124,25 @@ fn parse(value: Value, required_scope: Option<Scope>) -> StoreResult<Evaluation>
             rate: None,
         });
     }
-    if items.len() < 5 {
+    if items.len() < 6 {
         return Err(StoreError::Corrupt(format!(
             "{WHAT} returned {} items after {code:?}",
-            items.len()
+            items.len() - 1
         )));
     }
 
-    let scopes = u8::try_from(reply::integer(&items[3], WHAT)?)
+    let scopes = u8::try_from(reply::integer(&items[4], WHAT)?)
         .ok()
         .and_then(ScopeSet::from_bits)
-        .ok_or_else(|| reply::corrupt("scopes", &items[3]))?;
-    let token = TokenSummary {
-        token_id: reply::text(&items[0], WHAT)?,
-        project_id: reply::text(&items[1], WHAT)?,
-        name: reply::text(&items[2], WHAT)?,
-        scopes,
-    };
-    let status_name = reply::text(&items[4], WHAT)?;
-    let status = TokenStatus::from_name(&status_name).ok_or_else(|| {
+        .ok_or_else(|| reply::corrupt("scopes", &items[4]))?;
+    let status_name = reply::as_str(&items[5], WHAT)?;
+    let status = TokenStatus::from_name(status_name).ok_or_else(|| {
         StoreError::Corrupt(format!(
             "token record has an invalid status: {status_name:?}"
         ))
     })?;
 
-    let denial = match code.as_str() {
+    let denial = match code {
         "ok" => None,
         "rate_limited" => Some(Denial::RateLimited),
         "disabled" => Some(Denial::Disabled),
@@ -158,8 +161,15 @@ fn parse(value: Value, required_scope: Option<Scope>) -> StoreResult<Evaluation>
         }
     };
     let rate = match denial {
-        None | Some(Denial::RateLimited) => Some(parse_rate(&items[5..])?),
+        None | Some(Denial::RateLimited) => Some(parse_rate(&items[6..])?),
         Some(_) => None,
+    };
+    let mut take = |index: usize| reply::into_text(std::mem::take(&mut items[index]), WHAT);
+    let token = TokenSummary {
+        token_id: take(1)?,
+        project_id: take(2)?,
+        name: take(3)?,
+        scopes,
     };
     Ok(Evaluation {
         denial,

@@ -183,6 +183,16 @@ pub fn authorize_invocation(
     authorize::invocation(key_hash, mode, cost, system)
 }
 
+/// Reads a reply of `authorize.lua` as [`Store::authorize`] does, for the benchmarks of the
+/// Authorize path.
+#[doc(hidden)]
+pub fn parse_authorize_reply(
+    value: redis::Value,
+    required_scope: Scope,
+) -> StoreResult<AuthorizeOutcome> {
+    authorize::parse(value, Some(required_scope)).map(authorize::Evaluation::into_outcome)
+}
+
 impl Store for RedisStore {
     async fn authorize(&self, query: AuthorizeQuery<'_>) -> StoreResult<AuthorizeOutcome> {
         // Authorize sends one command, so its calls share connections (see `shared.rs`).

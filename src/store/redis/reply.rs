@@ -31,6 +31,25 @@ pub fn text(value: &Value, what: &str) -> StoreResult<String> {
     }
 }
 
+/// Reads a string reply without copying it.
+pub fn as_str<'a>(value: &'a Value, what: &str) -> StoreResult<&'a str> {
+    match value {
+        Value::BulkString(bytes) => std::str::from_utf8(bytes).map_err(|_| corrupt(what, value)),
+        Value::SimpleString(text) => Ok(text),
+        other => Err(corrupt(what, other)),
+    }
+}
+
+/// Reads a string reply, taking its bytes rather than copying them.
+pub fn into_text(value: Value, what: &str) -> StoreResult<String> {
+    match value {
+        Value::BulkString(bytes) => String::from_utf8(bytes)
+            .map_err(|error| corrupt(what, &Value::BulkString(error.into_bytes()))),
+        Value::SimpleString(text) => Ok(text),
+        other => Err(corrupt(what, &other)),
+    }
+}
+
 /// Reads a string reply, or `None` for nil.
 pub fn optional_text(value: &Value, what: &str) -> StoreResult<Option<String>> {
     match value {
