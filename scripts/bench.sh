@@ -5,8 +5,9 @@
 # Starts a private redis-server (free loopback port, temporary directory, no persistence) and
 # the service on it, both on 127.0.0.1, and stops both on exit. For each workload it runs the
 # redis-direct baseline, then the service, in a closed loop. Then it runs the service in an
-# open loop at half of its many-tokens throughput. Prints one table with the ratio of each service
-# throughput to the baseline's; the JSON reports stay in BENCH_KEEP if that is set.
+# open loop at half of its many-tokens throughput, and measures the Redis memory of a token and
+# a window. Prints one table with the ratio of each service throughput to the baseline's; the
+# JSON reports stay in BENCH_KEEP if that is set.
 #
 # Settings, from the environment:
 #   BENCH_DURATION     measured seconds per run (default 10)
@@ -116,10 +117,13 @@ if [[ -f $work/many-tokens-grpc.json ]]; then
     "$work/many-tokens-grpc.json")
   echo "==> many-tokens: grpc, open loop at $half/s (half of the closed-loop throughput)" >&2
   run --target grpc --server "http://127.0.0.1:$grpc_port" --watch-pid "server=$server_pid" \
-    --workload many-tokens --mode open --rate "$half" --concurrency 512 \
+    --workload many-tokens --mode open --rate "$half" --concurrency 128 \
     --connections "$connections" >"$work/many-tokens-grpc-open.json"
   reports+=("$work/many-tokens-grpc-open.json")
 fi
 
 echo "==> load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 "$bench" compare "${reports[@]}"
+
+echo "==> Redis memory of a token and a window (MEMORY USAGE, used_memory growth)" >&2
+timeout 300 "$bench" memory --redis-url "$redis_url" --tokens 10000
