@@ -9,7 +9,11 @@
 //! - `expires_at_ms`: absent when the token does not expire;
 //! - `created_at_ms`, `modified_at_ms`: Unix milliseconds;
 //! - `paid`: `1` while the account is on the paid plan, which is when Authorize enforces the
-//!   user limit, else `0`.
+//!   user limit, else `0`;
+//! - `successor` and `successor_until_ms`: present once a regeneration has claimed the record
+//!   (see `tokens/regenerate.rs`). They are the new key hash of the regeneration that holds or
+//!   last held the claim, and when that claim ends, in Unix milliseconds by the Redis server's
+//!   clock. [`parse_token`] ignores them.
 //!
 //! A project record (`ta:v1:{p:P}:project`) has `account_id`, `name`, `created_at_ms`,
 //! `complete` (`1` once created with its tokens, `0` while being created or deleted), and

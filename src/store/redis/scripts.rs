@@ -46,12 +46,17 @@ scripts! {
     TOKEN_UPDATE = "token_update";
     /// Sets a token's status to expired (key slot).
     TOKEN_EXPIRE = "token_expire";
-    /// Deletes a token record and its windows, optionally only if unchanged (key slot).
+    /// Deletes a token record and its windows, optionally only if unchanged and claimed by a
+    /// given regeneration (key slot).
     TOKEN_DELETE = "token_delete";
     /// Records the account's plan on a token record (key slot).
     TOKEN_SET_PAID = "token_set_paid";
+    /// Lets one regeneration at a time replace a token record (key slot).
+    TOKEN_CLAIM = "token_claim";
     /// Adds a key hash to a token's index entry (project slot).
     INDEX_ADD = "index_add";
+    /// Adds a regeneration's key hash if the entry is unchanged (project slot).
+    INDEX_ADVANCE = "index_advance";
     /// Tells whether a key hash is still listed (project slot).
     INDEX_CHECK = "index_check";
     /// Removes key hashes from a token's index entry (project slot).

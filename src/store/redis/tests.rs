@@ -1306,6 +1306,54 @@ async fn keyspace_holds_only_tagged_keys() {
     .await;
 }
 
+fn new_key_of(key: &AccessKey) -> NewKey {
+    NewKey {
+        hash: key.hash(),
+        hint: key.hint(),
+    }
+}
+
+/// Returns a token's index entry, or `None` when the index does not list the token.
+async fn entry_of(connection: &mut MultiplexedConnection, token_id: &str) -> Option<String> {
+    redis::cmd("HGET")
+        .arg(ProjectKeys::new(PROJECT).tokens)
+        .arg(token_id)
+        .query_async(connection)
+        .await
+        .unwrap()
+}
+
+/// Stores the claim of a regeneration with new key `successor` in the record of `hash`, as
+/// `token_claim.lua` does, with a lease that ends at `until_ms`.
+async fn store_claim(
+    connection: &mut MultiplexedConnection,
+    hash: KeyHash,
+    successor: KeyHash,
+    until_ms: i64,
+) {
+    let () = redis::cmd("HSET")
+        .arg(TokenKeys::new(hash).record)
+        .arg("successor")
+        .arg(successor.to_hex())
+        .arg("successor_until_ms")
+        .arg(until_ms)
+        .query_async(connection)
+        .await
+        .unwrap();
+}
+
+/// Stores a token's index entry.
+async fn store_entry(connection: &mut MultiplexedConnection, token_id: &str, hashes: &[KeyHash]) {
+    let entry: Vec<String> = hashes.iter().map(|hash| hash.to_hex()).collect();
+    let () = redis::cmd("HSET")
+        .arg(ProjectKeys::new(PROJECT).tokens)
+        .arg(token_id)
+        .arg(entry.join(" "))
+        .query_async(connection)
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn interrupted_regeneration_stays_listed() {
     bounded(async {
@@ -1314,14 +1362,19 @@ async fn interrupted_regeneration_stays_listed() {
         let mut connection = raw_connection(&server).await;
         let issued = create_project_with_defaults(&store, PROJECT).await;
         let read = &issued[2];
-        let project_keys = ProjectKeys::new(PROJECT);
         let conn = store.conn().await.unwrap();
 
-        // Only step 1 of a regeneration: the new hash is listed, with no record yet.
+        // Steps 1 and 2 of a regeneration that stopped: the old record is claimed, with a
+        // lease that has not run out, and the new hash is listed with no record yet.
         let first = AccessKey::generate().unwrap();
-        tokens::index_add(&conn, &project_keys, read.id(), first.hash(), "")
-            .await
-            .unwrap();
+        store_claim(
+            &mut connection,
+            read.hash(),
+            first.hash(),
+            now_ms() + 60_000,
+        )
+        .await;
+        store_entry(&mut connection, read.id(), &[read.hash(), first.hash()]).await;
         assert_eq!(all_ids(&store).await.len(), 4);
         assert_eq!(
             store.get_token(PROJECT, read.id()).await.unwrap(),
@@ -1334,67 +1387,83 @@ async fn interrupted_regeneration_stays_listed() {
             None
         );
 
-        // Steps 1 and 2 of another: both records exist, and reads show the newer one.
-        let second = AccessKey::generate().unwrap();
+        // Step 3 as well: both records exist, and reads still show the claimed one.
         let mut record = read.token.record.clone();
         record.created_at_ms += 1_000;
-        record.key_hint = second.hint();
-        let new_token = NewToken {
-            record: record.clone(),
-            key_hash: second.hash(),
+        record.key_hint = first.hint();
+        let first_token = NewToken {
+            record,
+            key_hash: first.hash(),
         };
-        tokens::index_add(&conn, &project_keys, read.id(), second.hash(), "")
-            .await
-            .unwrap();
-        tokens::write_record(&conn, &new_token, ACCOUNT, Plan::Free)
+        tokens::write_record(&conn, &first_token, ACCOUNT, Plan::Free)
             .await
             .unwrap();
         let listed = all_ids(&store).await;
         assert_eq!(listed.iter().filter(|id| *id == read.id()).count(), 1);
-        assert_eq!(store.get_token(PROJECT, read.id()).await.unwrap(), record);
+        assert_eq!(
+            store.get_token(PROJECT, read.id()).await.unwrap(),
+            read.token.record
+        );
 
-        // Regenerating again cleans up every earlier hash.
+        // While the lease runs, another regeneration waits for it, then gives up unchanged.
+        let second = AccessKey::generate().unwrap();
+        let waited = store
+            .regenerate_token(PROJECT, read.id(), &new_key_of(&second), now_ms(), false)
+            .await;
+        assert!(matches!(waited, Err(StoreError::Conflict(_))), "{waited:?}");
+        assert_eq!(
+            entry_of(&mut connection, read.id()).await,
+            Some(format!(
+                "{} {}",
+                read.hash().to_hex(),
+                first.hash().to_hex()
+            ))
+        );
+        assert_eq!(records_of(&mut connection, read.id()).await.len(), 2);
+
+        // Once the lease has run out, the next regeneration takes the claim over and removes
+        // every earlier record and hash.
+        store_claim(&mut connection, read.hash(), first.hash(), 0).await;
         let third = AccessKey::generate().unwrap();
-        let third_key = NewKey {
-            hash: third.hash(),
-            hint: third.hint(),
-        };
-        store
-            .regenerate_token(PROJECT, read.id(), &third_key, now_ms(), false)
+        let regenerated = store
+            .regenerate_token(PROJECT, read.id(), &new_key_of(&third), now_ms(), false)
             .await
             .unwrap()
             .unwrap();
-        let entry: String = redis::cmd("HGET")
-            .arg(&project_keys.tokens)
-            .arg(read.id())
-            .query_async(&mut connection)
-            .await
-            .unwrap();
-        assert_eq!(entry, third.hash().to_hex());
+        assert_eq!(regenerated.key_hint, third.hint());
+        assert_eq!(
+            entry_of(&mut connection, read.id()).await,
+            Some(third.hash().to_hex())
+        );
+        assert_eq!(
+            records_of(&mut connection, read.id()).await,
+            vec![third.hash().to_hex()]
+        );
         for old in [&read.key, &first, &second] {
             assert_eq!(
                 authorize(&store, old, Scope::Read, system(10)).await.denial,
                 Some(Denial::UnknownToken)
             );
-            let exists: bool = redis::cmd("EXISTS")
-                .arg(TokenKeys::new(old.hash()).record)
-                .query_async(&mut connection)
-                .await
-                .unwrap();
-            assert!(!exists);
         }
 
-        // Steps 1 and 2 again, then delete: both records and the entry go.
+        // A regeneration that stopped after step 4: the old record is gone, and its hash is
+        // still listed. Reads show the new record, and deleting the token removes both.
         let fourth = AccessKey::generate().unwrap();
-        let mut record = store.get_token(PROJECT, read.id()).await.unwrap();
+        store_claim(
+            &mut connection,
+            third.hash(),
+            fourth.hash(),
+            now_ms() + 60_000,
+        )
+        .await;
+        store_entry(&mut connection, read.id(), &[third.hash(), fourth.hash()]).await;
+        let mut record = regenerated.clone();
         record.created_at_ms += 1_000;
-        tokens::index_add(&conn, &project_keys, read.id(), fourth.hash(), "")
-            .await
-            .unwrap();
+        record.key_hint = fourth.hint();
         tokens::write_record(
             &conn,
             &NewToken {
-                record,
+                record: record.clone(),
                 key_hash: fourth.hash(),
             },
             ACCOUNT,
@@ -1402,9 +1471,15 @@ async fn interrupted_regeneration_stays_listed() {
         )
         .await
         .unwrap();
+        tokens::delete_record(&conn, third.hash(), read.id(), None)
+            .await
+            .unwrap();
+        assert_eq!(store.get_token(PROJECT, read.id()).await.unwrap(), record);
         drop(conn);
         store.delete_token(PROJECT, read.id()).await.unwrap();
         assert_eq!(all_ids(&store).await.len(), 3);
+        assert_eq!(entry_of(&mut connection, read.id()).await, None);
+        assert!(records_of(&mut connection, read.id()).await.is_empty());
         for gone in [&third, &fourth] {
             assert_eq!(
                 authorize(&store, gone, Scope::Read, system(10))
@@ -1413,11 +1488,6 @@ async fn interrupted_regeneration_stays_listed() {
                 Some(Denial::UnknownToken)
             );
         }
-        let keys = keys_in(&mut connection).await;
-        assert!(
-            !keys.iter().any(|key| key.contains(&third.hash().to_hex())),
-            "{keys:?}"
-        );
     })
     .await;
 }
@@ -1460,6 +1530,388 @@ async fn regeneration_never_loses_a_concurrent_change() {
                 .denial,
             None
         );
+    })
+    .await;
+}
+
+/// How many regenerations of one token race in each round of
+/// `racing_regenerations_keep_one_record`.
+const RACING_REGENERATIONS: usize = 16;
+
+/// How many rounds `racing_regenerations_keep_one_record` runs.
+const RACE_ROUNDS: usize = 20;
+
+/// Returns the key hashes, in hex, of every token record in the keyspace that names `token_id`.
+async fn records_of(connection: &mut MultiplexedConnection, token_id: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut cursor = 0_u64;
+    // SCAN returns cursor 0 once it has visited every key; the bound only guards against a bug.
+    for _ in 0..10_000 {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg("ta:v1:{k:*}:token")
+            .arg("COUNT")
+            .arg(1_000)
+            .query_async(connection)
+            .await
+            .unwrap();
+        for key in keys {
+            let owner: Option<String> = redis::cmd("HGET")
+                .arg(&key)
+                .arg("token_id")
+                .query_async(connection)
+                .await
+                .unwrap();
+            if owner.as_deref() == Some(token_id) {
+                let hash = key
+                    .strip_prefix("ta:v1:{k:")
+                    .and_then(|rest| rest.strip_suffix("}:token"))
+                    .expect("a token record key");
+                found.push(hash.to_owned());
+            }
+        }
+        if next == 0 {
+            return found;
+        }
+        cursor = next;
+    }
+    panic!("SCAN did not finish");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_regenerations_keep_one_record() {
+    bounded(async {
+        let server = RedisServer::start().await;
+        let store = store_for(server.url(), false);
+        let mut connection = raw_connection(&server).await;
+        let issued = create_project_with_defaults(&store, PROJECT).await;
+        let token_id = issued[2].id().to_owned();
+        let project_keys = ProjectKeys::new(PROJECT);
+        let mut every_key = vec![issued[2].key.clone()];
+
+        for round in 0..RACE_ROUNDS {
+            let regenerations =
+                spawn_regenerations(&store, PROJECT, &token_id, RACING_REGENERATIONS);
+            let readers: Vec<_> = (0..4)
+                .map(|_| {
+                    let store = store.clone();
+                    let token_id = token_id.clone();
+                    tokio::spawn(async move { store.get_token(PROJECT, &token_id).await })
+                })
+                .collect();
+
+            // A racing call either wins, one after another, or gives up with a retryable error.
+            let mut keys = Vec::new();
+            let mut returned = Vec::new();
+            for (key, task) in regenerations {
+                match task.await.expect("regeneration task panicked") {
+                    Ok(Some(record)) => {
+                        assert_eq!(record.key_hint, key.hint(), "round {round}");
+                        returned.push(key.hash());
+                    }
+                    Err(StoreError::Conflict(_)) => {}
+                    other => panic!("round {round}: a racing regeneration returned {other:?}"),
+                }
+                keys.push(key);
+            }
+            for reader in readers {
+                match reader.await.expect("reader task panicked") {
+                    Ok(_) | Err(StoreError::Conflict(_)) => {}
+                    other => panic!("round {round}: get_token during the race returned {other:?}"),
+                }
+            }
+            assert!(
+                !returned.is_empty(),
+                "round {round}: every regeneration gave up"
+            );
+
+            let read = store
+                .get_token(PROJECT, &token_id)
+                .await
+                .unwrap_or_else(|error| panic!("round {round}: get_token failed: {error}"));
+            let listed = all_ids(&store).await;
+            assert_eq!(
+                listed.iter().filter(|id| **id == token_id).count(),
+                1,
+                "round {round}: the token is listed once in {listed:?}"
+            );
+
+            // One record in the whole keyspace, and the index lists exactly its hash.
+            let records = records_of(&mut connection, &token_id).await;
+            assert_eq!(records.len(), 1, "round {round}: records {records:?}");
+            let entry: Option<String> = redis::cmd("HGET")
+                .arg(&project_keys.tokens)
+                .arg(&token_id)
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+            assert_eq!(
+                entry.as_deref(),
+                Some(records[0].as_str()),
+                "round {round}: the index entry"
+            );
+            let indexed = KeyHash::from_hex(&records[0]).unwrap();
+            assert!(
+                returned.contains(&indexed),
+                "round {round}: the indexed key was not returned by a successful call"
+            );
+
+            // Only the indexed key authorizes.
+            for key in &keys {
+                let denial = authorize(&store, key, Scope::Read, system(1_000_000))
+                    .await
+                    .denial;
+                if key.hash() == indexed {
+                    assert_eq!(denial, None, "round {round}: the indexed key");
+                    assert_eq!(read.key_hint, key.hint(), "round {round}");
+                } else {
+                    assert_eq!(
+                        denial,
+                        Some(Denial::UnknownToken),
+                        "round {round}: a replaced key"
+                    );
+                }
+            }
+            every_key.extend(keys);
+        }
+
+        // Deleting the token leaves no record, entry or key that authorizes.
+        store.delete_token(PROJECT, &token_id).await.unwrap();
+        assert_eq!(
+            records_of(&mut connection, &token_id).await,
+            Vec::<String>::new()
+        );
+        assert!(!all_ids(&store).await.contains(&token_id));
+        let listed: bool = redis::cmd("HEXISTS")
+            .arg(&project_keys.tokens)
+            .arg(&token_id)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        assert!(!listed, "the index entry is gone");
+        let rank: Option<u64> = redis::cmd("ZRANK")
+            .arg(&project_keys.order)
+            .arg(&token_id)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        assert_eq!(rank, None, "the token id left the order set");
+        for key in &every_key {
+            assert_eq!(
+                authorize(&store, key, Scope::Read, system(1_000_000))
+                    .await
+                    .denial,
+                Some(Denial::UnknownToken)
+            );
+        }
+    })
+    .await;
+}
+
+/// A spawned regeneration with its new key.
+type Regeneration = (
+    AccessKey,
+    tokio::task::JoinHandle<Result<Option<TokenRecord>, StoreError>>,
+);
+
+/// Spawns `count` regenerations of one token, each with a new key.
+fn spawn_regenerations(
+    store: &RedisStore,
+    project_id: &str,
+    token_id: &str,
+    count: usize,
+) -> Vec<Regeneration> {
+    (0..count)
+        .map(|_| {
+            let key = AccessKey::generate().unwrap();
+            let new_key = new_key_of(&key);
+            let store = store.clone();
+            let project_id = project_id.to_owned();
+            let token_id = token_id.to_owned();
+            let task = tokio::spawn(async move {
+                store
+                    .regenerate_token(&project_id, &token_id, &new_key, now_ms(), false)
+                    .await
+            });
+            (key, task)
+        })
+        .collect()
+}
+
+/// Waits for regenerations that raced a deletion, which may each succeed, give up, or find the
+/// token gone, and returns their keys.
+async fn finish_racing_deletion(regenerations: Vec<Regeneration>) -> Vec<AccessKey> {
+    let mut keys = Vec::new();
+    for (key, task) in regenerations {
+        match task.await.expect("regeneration task panicked") {
+            Ok(Some(_)) | Err(StoreError::Conflict(_) | StoreError::NotFound { .. }) => {}
+            other => panic!("a regeneration that raced a deletion returned {other:?}"),
+        }
+        keys.push(key);
+    }
+    keys
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_deletion_racing_regenerations() {
+    bounded(async {
+        let server = RedisServer::start().await;
+        let store = store_for(server.url(), false);
+        let mut connection = raw_connection(&server).await;
+        create_project_with_defaults(&store, PROJECT).await;
+
+        for round in 0..10 {
+            let issued = create_token(&store, &[Scope::Read], None).await;
+            let token_id = issued.id().to_owned();
+            let mut regenerations = spawn_regenerations(&store, PROJECT, &token_id, 4);
+            let deletion = {
+                let store = store.clone();
+                let token_id = token_id.clone();
+                tokio::spawn(async move { store.delete_token(PROJECT, &token_id).await })
+            };
+            regenerations.extend(spawn_regenerations(&store, PROJECT, &token_id, 4));
+
+            let mut keys = finish_racing_deletion(regenerations).await;
+            match deletion.await.expect("deletion task panicked") {
+                Ok(()) => {}
+                // Regenerations kept adding hashes: deleting again finishes.
+                Err(StoreError::Conflict(_)) => {
+                    store.delete_token(PROJECT, &token_id).await.unwrap();
+                }
+                Err(error) => panic!("round {round}: delete_token failed: {error}"),
+            }
+            keys.push(issued.key);
+
+            assert_eq!(
+                records_of(&mut connection, &token_id).await,
+                Vec::<String>::new(),
+                "round {round}"
+            );
+            assert_eq!(entry_of(&mut connection, &token_id).await, None);
+            assert!(!all_ids(&store).await.contains(&token_id));
+            for key in &keys {
+                assert_eq!(
+                    authorize(&store, key, Scope::Read, system(1_000_000))
+                        .await
+                        .denial,
+                    Some(Denial::UnknownToken),
+                    "round {round}"
+                );
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_racing_regenerations() {
+    bounded(async {
+        let server = RedisServer::start().await;
+        let store = store_for(server.url(), false);
+        let mut connection = raw_connection(&server).await;
+        let issued = create_project_with_defaults(&store, PROJECT).await;
+        let token_id = issued[2].id().to_owned();
+        let mut name = issued[2].token.record.name.clone();
+
+        for round in 0..10 {
+            let regenerations = spawn_regenerations(&store, PROJECT, &token_id, 6);
+            let updates: Vec<_> = (0..4)
+                .map(|index| {
+                    let store = store.clone();
+                    let token_id = token_id.clone();
+                    let patch = TokenPatch {
+                        name: Some(format!("renamed {round}.{index}")),
+                        ..TokenPatch::default()
+                    };
+                    tokio::spawn(async move {
+                        store
+                            .update_token(PROJECT, &token_id, &patch, now_ms())
+                            .await
+                    })
+                })
+                .collect();
+
+            for (_, task) in regenerations {
+                match task.await.expect("regeneration task panicked") {
+                    Ok(Some(_)) | Err(StoreError::Conflict(_)) => {}
+                    other => panic!("round {round}: a regeneration returned {other:?}"),
+                }
+            }
+            let mut renamed = Vec::new();
+            for task in updates {
+                match task.await.expect("update task panicked") {
+                    Ok(record) => renamed.push(record.name),
+                    Err(StoreError::Conflict(_)) => {}
+                    Err(error) => panic!("round {round}: an update failed: {error}"),
+                }
+            }
+
+            // The token keeps the name of one successful update: no regeneration copied the
+            // record before an update and then replaced it.
+            let read = store.get_token(PROJECT, &token_id).await.unwrap();
+            if renamed.is_empty() {
+                assert_eq!(read.name, name, "round {round}");
+            } else {
+                assert!(
+                    renamed.contains(&read.name),
+                    "round {round}: {:?} is not among the updates {renamed:?}",
+                    read.name
+                );
+            }
+            name = read.name;
+            let records = records_of(&mut connection, &token_id).await;
+            assert_eq!(records.len(), 1, "round {round}: records {records:?}");
+            assert_eq!(
+                entry_of(&mut connection, &token_id).await.as_deref(),
+                Some(records[0].as_str()),
+                "round {round}"
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn project_deletion_racing_regenerations() {
+    bounded(async {
+        let server = RedisServer::start().await;
+        let store = store_for(server.url(), false);
+        let mut connection = raw_connection(&server).await;
+
+        for round in 0..5 {
+            let project_id = format!("shop-{round}");
+            let issued = create_project_with_defaults(&store, &project_id).await;
+            let mut regenerations = spawn_regenerations(&store, &project_id, issued[2].id(), 4);
+            let deletion = {
+                let store = store.clone();
+                let project_id = project_id.clone();
+                tokio::spawn(async move { store.delete_project(&project_id).await })
+            };
+            regenerations.extend(spawn_regenerations(&store, &project_id, issued[2].id(), 4));
+
+            let mut keys = finish_racing_deletion(regenerations).await;
+            let deleted = deletion.await.expect("deletion task panicked");
+            assert_eq!(deleted.unwrap(), 4, "round {round}");
+            keys.extend(issued.iter().map(|issued| issued.key.clone()));
+
+            for token in &issued {
+                assert_eq!(
+                    records_of(&mut connection, token.id()).await,
+                    Vec::<String>::new(),
+                    "round {round}"
+                );
+            }
+            for key in &keys {
+                assert_eq!(
+                    authorize(&store, key, Scope::Read, system(1_000_000))
+                        .await
+                        .denial,
+                    Some(Denial::UnknownToken),
+                    "round {round}"
+                );
+            }
+        }
     })
     .await;
 }

@@ -7,6 +7,10 @@
 //! its record is gone. A crash can leave the reverse: an index entry without a record, which
 //! reads skip and a later delete removes, or a record whose key was never shown to anyone, which
 //! authorizes no one.
+//!
+//! While a regeneration runs, the index lists two key hashes for the token, and the old record
+//! names the new key hash as its `successor` (see `regenerate.rs`). Reads take the record that
+//! names a successor, so they show the token as it is until the regeneration replaces it.
 
 use futures::future::try_join_all;
 use redis::Value;
@@ -18,9 +22,13 @@ use super::{
     record, reply, scripts,
 };
 use crate::{
-    domain::{KeyHash, TokenPatch, TokenRecord, TokenStatus},
-    store::{ListQuery, NewKey, NewToken, StoreError, StoreResult, TokenPage},
+    domain::{KeyHash, TokenPatch, TokenRecord},
+    store::{ListQuery, NewToken, StoreError, StoreResult, TokenPage},
 };
+
+mod regenerate;
+
+pub use regenerate::regenerate;
 
 /// How many times an operation starts over when a concurrent regeneration or deletion replaced
 /// the record it located.
@@ -34,10 +42,14 @@ const MAX_PAGE_BATCH: usize = 256;
 pub struct Located {
     /// The hash of the key whose record was read.
     pub hash: KeyHash,
-    /// The record of the newest key when the index lists two.
+    /// The token's current record (see [`current_of`]).
     pub record: TokenRecord,
     /// Every key hash the index lists for the token.
     pub hashes: Vec<KeyHash>,
+    /// The index entry as stored: `hashes`, space-separated.
+    pub entry: String,
+    /// The hashes of the token's other records, which interrupted regenerations left behind.
+    pub leftovers: Vec<KeyHash>,
 }
 
 /// Creates a token in its project.
@@ -120,13 +132,13 @@ pub async fn list(conn: &Conn, query: ListQuery<'_>) -> StoreResult<TokenPage> {
         let records = try_join_all(
             entries
                 .iter()
-                .map(|(token_id, hashes)| newest_record(conn, query.project_id, token_id, hashes)),
+                .map(|(token_id, hashes)| listed_record(conn, query.project_id, token_id, hashes)),
         )
         .await?;
 
         for (index, ((token_id, _), found)) in entries.iter().zip(records).enumerate() {
             // An entry whose record is missing was left by a crash, and a later delete removes it.
-            let Some((_, record)) = found else {
+            let Some(record) = found else {
                 continue;
             };
             if query
@@ -212,92 +224,63 @@ pub async fn expire(
 /// Deletes a token: every record its index entry lists, then the entry.
 pub async fn delete(conn: &Conn, project_id: &str, token_id: &str) -> StoreResult<()> {
     let project = ProjectKeys::new(project_id);
-    let hashes = lookup(conn, &project, project_id, token_id).await?;
-
-    // Records first, the index entry last: after a crash in between the token is still listed,
-    // so deleting it again finishes the job.
-    try_join_all(
-        hashes
-            .iter()
-            .map(|hash| delete_record(conn, *hash, token_id, None)),
-    )
-    .await?;
-    index_remove(conn, &project, token_id, &hashes).await
-}
-
-/// Gives a token a new key. With `only_if_expired`, leaves a token that is not expired alone.
-pub async fn regenerate(
-    conn: &Conn,
-    project_id: &str,
-    token_id: &str,
-    key: &NewKey,
-    now_ms: i64,
-    only_if_expired: bool,
-) -> StoreResult<Option<TokenRecord>> {
-    let project = ProjectKeys::new(project_id);
-    for _ in 0..ATTEMPTS {
-        let located = locate(conn, project_id, token_id).await?;
-        if only_if_expired && located.record.effective_status(now_ms) != TokenStatus::Expired {
-            return Ok(None);
-        }
-        let mut record = located.record.clone();
-        record.status = TokenStatus::Enabled;
-        record.expires_at_ms = None;
-        record.created_at_ms = now_ms;
-        record.modified_at_ms = now_ms;
-        record.key_hint.clone_from(&key.hint);
-        let new_token = NewToken {
-            record,
-            key_hash: key.hash,
+    for attempt in 0..ATTEMPTS {
+        let hashes = match lookup(conn, &project, project_id, token_id).await {
+            Ok(hashes) => hashes,
+            // A later attempt finds the token gone, or its project being deleted: done.
+            Err(StoreError::NotFound { .. }) if attempt > 0 => return Ok(()),
+            Err(error) => return Err(error),
         };
 
-        // Step 1: list the new key hash. Step 2: write the new record, so both keys exist and
-        // both are listed.
-        let account_id = match index_add(conn, &project, token_id, key.hash, "").await? {
-            IndexAdd::Added { account_id } => account_id,
-            IndexAdd::Missing | IndexAdd::Lost => return Err(not_found("project", project_id)),
-        };
-        let plan = read_plan(conn, &account_id).await?;
-        write_record(conn, &new_token, &account_id, plan).await?;
-
-        // Step 3: delete the old record, only if nothing changed it since it was copied, so a
-        // concurrent update, expiry, deletion or regeneration is never lost.
-        let copied = located.record.modified_at_ms;
-        if delete_record(conn, located.hash, token_id, Some(copied)).await? != Deleted::Yes {
-            // Undo steps 2 and 1 and start over. The new key was never shown.
-            delete_record(conn, key.hash, token_id, None).await?;
-            index_remove(conn, &project, token_id, &[key.hash]).await?;
-            continue;
+        // Records first, the index entry last: after a crash in between the token is still
+        // listed, so deleting it again finishes the job.
+        try_join_all(
+            hashes
+                .iter()
+                .map(|hash| delete_record(conn, *hash, token_id, None)),
+        )
+        .await?;
+        // A hash the entry still lists was added by a regeneration after the lookup, and its
+        // record may replace the ones just deleted, so the token is looked up again.
+        if index_remove(conn, &project, token_id, &hashes).await? == 0 {
+            return Ok(());
         }
-
-        // Step 4: delete any record an earlier, interrupted regeneration left, then unlist every
-        // old key hash.
-        let old: Vec<KeyHash> = located
-            .hashes
-            .iter()
-            .copied()
-            .filter(|hash| *hash != key.hash)
-            .collect();
-        let leftovers = old.iter().filter(|hash| **hash != located.hash);
-        try_join_all(leftovers.map(|hash| delete_record(conn, *hash, token_id, None))).await?;
-        index_remove(conn, &project, token_id, &old).await?;
-        return Ok(Some(new_token.record));
     }
     Err(changed_concurrently(token_id))
 }
 
-/// Finds a token through its project's index and reads its newest record.
+/// Finds a token through its project's index and reads its current record.
 pub async fn locate(conn: &Conn, project_id: &str, token_id: &str) -> StoreResult<Located> {
     let project = ProjectKeys::new(project_id);
-    let hashes = lookup(conn, &project, project_id, token_id).await?;
-    match newest_record(conn, project_id, token_id, &hashes).await? {
-        Some((hash, record)) => Ok(Located {
-            hash,
-            record,
-            hashes,
-        }),
-        None => Err(not_found("token", token_id)),
+    for _ in 0..ATTEMPTS {
+        let entry = lookup_entry(conn, &project, project_id, token_id).await?;
+        let hashes = record::parse_hashes(&entry)?;
+        if hashes.is_empty() {
+            return Err(not_found("token", token_id));
+        }
+
+        // The records live in other slots and are read one by one, so a regeneration that
+        // replaces a record between two reads can make one pass miss them all. A second pass
+        // sees the new record unless yet another regeneration replaced it, which changes the
+        // entry.
+        for _pass in 0..2 {
+            let records = read_records(conn, project_id, token_id, &hashes).await?;
+            if let Some((current, leftovers)) = current_of(records) {
+                return Ok(Located {
+                    hash: current.hash,
+                    record: current.record,
+                    hashes,
+                    entry,
+                    leftovers,
+                });
+            }
+        }
+        // An unchanged entry without records was left by a deletion that has not finished.
+        if lookup_entry(conn, &project, project_id, token_id).await? == entry {
+            return Err(not_found("token", token_id));
+        }
     }
+    Err(changed_concurrently(token_id))
 }
 
 /// Reads the key hashes the index lists for a token, or fails with [`StoreError::NotFound`]
@@ -308,6 +291,20 @@ async fn lookup(
     project_id: &str,
     token_id: &str,
 ) -> StoreResult<Vec<KeyHash>> {
+    let hashes = record::parse_hashes(&lookup_entry(conn, project, project_id, token_id).await?)?;
+    if hashes.is_empty() {
+        return Err(not_found("token", token_id));
+    }
+    Ok(hashes)
+}
+
+/// Reads a token's index entry as stored, "" when the project has no such token.
+async fn lookup_entry(
+    conn: &Conn,
+    project: &ProjectKeys,
+    project_id: &str,
+    token_id: &str,
+) -> StoreResult<String> {
     let mut invocation = scripts::INDEX_LOOKUP.prepare_invoke();
     invocation
         .key(&project.record)
@@ -318,36 +315,87 @@ async fn lookup(
     if status == "missing" {
         return Err(not_found("project", project_id));
     }
-    let list = items
+    Ok(items
         .first()
         .map(|item| reply::text(item, "index_lookup.lua"))
-        .transpose()?;
-    let hashes = record::parse_hashes(list.as_deref().unwrap_or(""))?;
-    if hashes.is_empty() {
-        return Err(not_found("token", token_id));
-    }
-    Ok(hashes)
+        .transpose()?
+        .unwrap_or_default())
 }
 
-/// Reads the records of `hashes` and returns the one created last, skipping missing records and
-/// records of other tokens.
-async fn newest_record(
+/// Reads the current record of a listed token, as [`list`] shows it, or `None` when the token
+/// has no record.
+async fn listed_record(
     conn: &Conn,
     project_id: &str,
     token_id: &str,
     hashes: &[KeyHash],
-) -> StoreResult<Option<(KeyHash, TokenRecord)>> {
+) -> StoreResult<Option<TokenRecord>> {
+    let records = read_records(conn, project_id, token_id, hashes).await?;
+    if let Some((current, _)) = current_of(records) {
+        return Ok(Some(current.record));
+    }
+    if hashes.is_empty() {
+        return Ok(None);
+    }
+    // Perhaps a regeneration replaced the record between two reads: look the token up again.
+    match locate(conn, project_id, token_id).await {
+        Ok(located) => Ok(Some(located.record)),
+        Err(StoreError::NotFound { .. }) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+/// A token record as stored under one key hash.
+#[derive(Debug)]
+struct Stored {
+    hash: KeyHash,
+    record: TokenRecord,
+    /// Whether the record names a successor: a regeneration has claimed it.
+    claimed: bool,
+}
+
+/// Reads the records of `hashes`, skipping missing records and records of other tokens.
+async fn read_records(
+    conn: &Conn,
+    project_id: &str,
+    token_id: &str,
+    hashes: &[KeyHash],
+) -> StoreResult<Vec<Stored>> {
     let records = try_join_all(hashes.iter().map(|hash| read_record(conn, *hash))).await?;
-    Ok(hashes
+    Ok(records
+        .into_iter()
+        .flatten()
+        .filter(|stored| {
+            stored.record.token_id == token_id && stored.record.project_id == project_id
+        })
+        .collect())
+}
+
+/// Picks a token's current record from its records, and returns it with the hashes of the
+/// others.
+///
+/// A claimed record is current: its regeneration has not deleted it yet, so the other record is
+/// the regeneration's new one, or one left by an interrupted regeneration. Without a claimed
+/// record, the newest is current: a regeneration that deleted the old record made its new one
+/// current.
+fn current_of(mut records: Vec<Stored>) -> Option<(Stored, Vec<KeyHash>)> {
+    let claimed = records.iter().any(|stored| stored.claimed);
+    // NOTE: a record left by a regeneration whose claim was taken over can be newer than the
+    // record of the regeneration that took it over, when the replicas' clocks differ by more
+    // than the claim's lease. Reads then show the leftover until it is deleted.
+    let index = records
         .iter()
-        .zip(records)
-        .filter_map(|(hash, found)| found.map(|record| (*hash, record)))
-        .filter(|(_, record)| record.token_id == token_id && record.project_id == project_id)
-        .max_by_key(|(_, record)| record.created_at_ms))
+        .enumerate()
+        .filter(|(_, stored)| stored.claimed == claimed)
+        .max_by_key(|(_, stored)| stored.record.created_at_ms)
+        .map(|(index, _)| index)?;
+    let current = records.swap_remove(index);
+    let leftovers = records.iter().map(|stored| stored.hash).collect();
+    Some((current, leftovers))
 }
 
 /// Reads the record of a key hash, or `None` when there is none.
-async fn read_record(conn: &Conn, hash: KeyHash) -> StoreResult<Option<TokenRecord>> {
+async fn read_record(conn: &Conn, hash: KeyHash) -> StoreResult<Option<Stored>> {
     let keys = TokenKeys::new(hash);
     let fields = reply::fields(
         conn.query(redis::cmd("HGETALL").arg(&keys.record)).await?,
@@ -356,7 +404,11 @@ async fn read_record(conn: &Conn, hash: KeyHash) -> StoreResult<Option<TokenReco
     if fields.is_empty() {
         return Ok(None);
     }
-    record::parse_token(&fields).map(Some)
+    Ok(Some(Stored {
+        hash,
+        record: record::parse_token(&fields)?,
+        claimed: fields.contains_key("successor"),
+    }))
 }
 
 /// Writes a new token record with the account's plan.
@@ -396,6 +448,8 @@ pub enum Deleted {
     Missing,
     /// The record's modification time differed from the expected one; nothing was deleted.
     Changed,
+    /// Another regeneration holds the record's claim; nothing was deleted.
+    Lost,
 }
 
 /// Deletes the record of a key hash and its windows, when it belongs to `token_id` and, with
@@ -405,6 +459,19 @@ pub async fn delete_record(
     hash: KeyHash,
     token_id: &str,
     expected_modified_at_ms: Option<i64>,
+) -> StoreResult<Deleted> {
+    delete_record_if(conn, hash, token_id, expected_modified_at_ms, None).await
+}
+
+/// Deletes the record of a key hash and its windows, when it belongs to `token_id`, has not
+/// changed since `expected_modified_at_ms` and, with `successor`, that successor holds its
+/// claim.
+async fn delete_record_if(
+    conn: &Conn,
+    hash: KeyHash,
+    token_id: &str,
+    expected_modified_at_ms: Option<i64>,
+    successor: Option<KeyHash>,
 ) -> StoreResult<Deleted> {
     let keys = TokenKeys::new(hash);
     let mut invocation = scripts::TOKEN_DELETE.prepare_invoke();
@@ -417,12 +484,14 @@ pub async fn delete_record(
             expected_modified_at_ms
                 .map(|ms| ms.to_string())
                 .unwrap_or_default(),
-        );
+        )
+        .arg(successor.map(|hash| hash.to_hex()).unwrap_or_default());
     let (status, _) = reply::status_and_rest(conn.invoke(&invocation).await?, "token_delete.lua")?;
     match status.as_str() {
         "deleted" => Ok(Deleted::Yes),
         "missing" => Ok(Deleted::Missing),
         "changed" => Ok(Deleted::Changed),
+        "lost" => Ok(Deleted::Lost),
         other => Err(unknown_status("token_delete.lua", other)),
     }
 }
@@ -493,15 +562,16 @@ async fn index_check(
     reply::flag(&conn.invoke(&invocation).await?, "index_check.lua")
 }
 
-/// Unlists key hashes from a token's index entry, and the token id once none is left.
+/// Unlists key hashes from a token's index entry, and the token id once none is left. Returns
+/// how many hashes the entry keeps.
 pub async fn index_remove(
     conn: &Conn,
     project: &ProjectKeys,
     token_id: &str,
     hashes: &[KeyHash],
-) -> StoreResult<()> {
+) -> StoreResult<u64> {
     if hashes.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let mut invocation = scripts::INDEX_REMOVE.prepare_invoke();
     invocation
@@ -512,7 +582,7 @@ pub async fn index_remove(
         invocation.arg(hash.to_hex());
     }
     let value: Value = conn.invoke(&invocation).await?;
-    reply::count(&value, "index_remove.lua").map(drop)
+    reply::count(&value, "index_remove.lua")
 }
 
 /// Returns a [`StoreError::NotFound`].
@@ -535,7 +605,7 @@ fn expired(token_id: &str) -> StoreError {
 }
 
 fn changed_concurrently(token_id: &str) -> StoreError {
-    StoreError::FailedPrecondition(format!(
+    StoreError::Conflict(format!(
         "token {token_id} was regenerated or changed by other requests {ATTEMPTS} times while \
          this request ran; retry the request"
     ))

@@ -382,3 +382,89 @@ conformance_test!(concurrent_runs_regenerate_once, |h| {
         assert_key_replaced(&h, old_key, key, token_id).await;
     }
 });
+
+conformance_test!(racing_calls_on_one_token, |h| {
+    const ROUNDS: usize = 5;
+    const CALLS: usize = 12;
+
+    let created = h.create_project("acct", "proj", "Project").await;
+    let token = token_of(created.token("read")).clone();
+    let mut every_key = vec![created.key("read").to_owned()];
+
+    for round in 0..ROUNDS {
+        let calls = (0..CALLS).map(|_| h.regenerate(Target::Token(reference(&token))));
+        // A racing call either wins, one after another, or is aborted and may be retried.
+        let mut returned = Vec::new();
+        for result in futures::future::join_all(calls).await {
+            match result {
+                Ok(response) => {
+                    assert_eq!(response.tokens.len(), 1, "round {round}");
+                    returned.push(response.tokens[0].access_token.clone());
+                }
+                Err(status) => {
+                    assert_eq!(status.code(), Code::Aborted, "round {round}: {status:?}");
+                }
+            }
+        }
+        assert!(
+            !returned.is_empty(),
+            "round {round}: every call was aborted"
+        );
+
+        let read = h
+            .get_token(&token)
+            .await
+            .unwrap_or_else(|status| panic!("round {round}: GetToken failed: {status:?}"));
+        let listed = h
+            .list_all_tokens("proj", TokenStatus::Unspecified, 100)
+            .await;
+        assert_eq!(
+            listed
+                .iter()
+                .filter(|listed| listed.token_id == token.token_id)
+                .count(),
+            1,
+            "round {round}: the token is listed once"
+        );
+
+        // Exactly one returned key still names the token: the one GetToken describes.
+        let mut working = Vec::new();
+        for key in &returned {
+            let report = h
+                .check_rate_limit(pb::CheckRateLimitRequest {
+                    token: Some(pb::check_rate_limit_request::Token::AccessToken(
+                        key.clone(),
+                    )),
+                    ..Default::default()
+                })
+                .await;
+            match report {
+                Ok(report) => {
+                    assert_eq!(report.token_id, token.token_id, "round {round}");
+                    working.push(key.clone());
+                }
+                Err(status) => assert_eq!(status.code(), Code::NotFound, "round {round}"),
+            }
+        }
+        assert_eq!(working.len(), 1, "round {round}: keys that still work");
+        assert!(
+            working[0].ends_with(&read.key_hint),
+            "round {round}: GetToken shows the hint of another key"
+        );
+        every_key.extend(returned);
+    }
+
+    h.delete_token(&token).await.unwrap();
+    assert_code(h.get_token(&token).await, Code::NotFound);
+    for key in &every_key {
+        let report = h
+            .check_rate_limit(pb::CheckRateLimitRequest {
+                token: Some(pb::check_rate_limit_request::Token::AccessToken(
+                    key.clone(),
+                )),
+                ..Default::default()
+            })
+            .await;
+        assert_code(report, Code::NotFound);
+    }
+});
