@@ -197,7 +197,7 @@ fn describe_status(code: &Code, message: &str, server: &str) -> String {
         Code::NotFound => with_advice(message, "check the id"),
         Code::AlreadyExists => format!("{message}; choose another id"),
         Code::FailedPrecondition => format!("not allowed now: {message}"),
-        // Concurrent requests on the same token won a race; the request may be sent again.
+        // Concurrent requests on the same token won a race, so the request may be sent again.
         Code::Aborted => with_advice(message, "retry the request"),
         Code::Unavailable => format!(
             "the token authority at {server} is unavailable: {}",

@@ -380,9 +380,9 @@ async fn read_records(
 /// current.
 fn current_of(mut records: Vec<Stored>) -> Option<(Stored, Vec<KeyHash>)> {
     let claimed = records.iter().any(|stored| stored.claimed);
-    // NOTE: a record left by a regeneration whose claim was taken over can be newer than the
-    // record of the regeneration that took it over, when the replicas' clocks differ by more
-    // than the claim's lease. Reads then show the leftover until it is deleted.
+    // NOTE: a record left by a regeneration whose claim was taken over is newer than the record
+    // of the regeneration that took it over only when the replicas' clocks differ by more than
+    // the claim's lease. Reads then show the leftover, and the next regeneration copies it.
     let index = records
         .iter()
         .enumerate()
