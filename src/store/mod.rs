@@ -269,7 +269,9 @@ pub trait Store: Send + Sync + 'static {
     /// Gives a token a new key. The old key stops working at once, the token becomes enabled
     /// with no expiry, and its creation time becomes `now_ms`. Name, scopes and user limit stay.
     /// With `only_if_expired`, a token that is not expired at `now_ms` is left alone and `None`
-    /// is returned, which makes project and account regeneration safe to run twice.
+    /// is returned, which makes project and account regeneration safe to run twice. Concurrent
+    /// regenerations of one token take effect one after another. [`StoreError::Conflict`] when
+    /// other requests kept changing the token for too long, and the key was not changed.
     fn regenerate_token(
         &self,
         project_id: &str,
