@@ -161,8 +161,10 @@ impl CliError {
         match self {
             CliError::Unreachable { .. } => "unreachable",
             CliError::TimedOut { .. } => "timed_out",
-            CliError::Rejected { code, .. } => grpc_code_name(*code),
-            CliError::Unauthenticated { .. } => grpc_code_name(Code::Unauthenticated),
+            CliError::Rejected { code, .. } => token_authority::grpc::code_name(*code),
+            CliError::Unauthenticated { .. } => {
+                token_authority::grpc::code_name(Code::Unauthenticated)
+            }
             CliError::IncompleteReply { .. } => "incomplete_reply",
             CliError::FileExists { .. } => "file_exists",
             CliError::File { .. } => "file_error",
@@ -213,7 +215,7 @@ fn describe_status(code: &Code, message: &str, server: &str) -> String {
         ),
         other => format!(
             "the server failed with {}: {message}",
-            grpc_code_name(*other).to_uppercase()
+            token_authority::grpc::code_name(*other).to_uppercase()
         ),
     }
 }
@@ -226,29 +228,6 @@ fn with_advice(message: &str, advice: &str) -> String {
         message.to_owned()
     } else {
         format!("{message}; {advice}")
-    }
-}
-
-/// Returns the snake_case name of a gRPC code, as the gRPC specification spells it.
-fn grpc_code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "ok",
-        Code::Cancelled => "cancelled",
-        Code::Unknown => "unknown",
-        Code::InvalidArgument => "invalid_argument",
-        Code::DeadlineExceeded => "deadline_exceeded",
-        Code::NotFound => "not_found",
-        Code::AlreadyExists => "already_exists",
-        Code::PermissionDenied => "permission_denied",
-        Code::ResourceExhausted => "resource_exhausted",
-        Code::FailedPrecondition => "failed_precondition",
-        Code::Aborted => "aborted",
-        Code::OutOfRange => "out_of_range",
-        Code::Unimplemented => "unimplemented",
-        Code::Internal => "internal",
-        Code::Unavailable => "unavailable",
-        Code::DataLoss => "data_loss",
-        Code::Unauthenticated => "unauthenticated",
     }
 }
 
