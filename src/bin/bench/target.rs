@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use redis::{AsyncConnectionConfig, ScriptInvocation, Value, aio::MultiplexedConnection};
-use tonic::{Code, Request, transport::Channel, transport::Endpoint};
+use tonic::{Request, transport::Channel, transport::Endpoint};
 
 use token_authority::{
     domain::{Action, PresentedKey, SystemLimit, key::parse_presented},
@@ -128,7 +128,7 @@ impl Caller {
                 request.set_timeout(*deadline);
                 match clients[connection].clone().authorize(request).await {
                     Ok(response) => Outcome::Reply(decision_label(response.get_ref())),
-                    Err(status) => Outcome::Error(code_label(status.code())),
+                    Err(status) => Outcome::Error(token_authority::grpc::code_name(status.code())),
                 }
             }
             Caller::Direct {
@@ -197,27 +197,5 @@ fn script_label(value: &Value) -> &'static str {
             _ => "deny/unspecified",
         },
         _ => "deny/unspecified",
-    }
-}
-
-fn code_label(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "ok",
-        Code::Cancelled => "cancelled",
-        Code::Unknown => "unknown",
-        Code::InvalidArgument => "invalid_argument",
-        Code::DeadlineExceeded => "deadline_exceeded",
-        Code::NotFound => "not_found",
-        Code::AlreadyExists => "already_exists",
-        Code::PermissionDenied => "permission_denied",
-        Code::ResourceExhausted => "resource_exhausted",
-        Code::FailedPrecondition => "failed_precondition",
-        Code::Aborted => "aborted",
-        Code::OutOfRange => "out_of_range",
-        Code::Unimplemented => "unimplemented",
-        Code::Internal => "internal",
-        Code::Unavailable => "unavailable",
-        Code::DataLoss => "data_loss",
-        Code::Unauthenticated => "unauthenticated",
     }
 }
