@@ -172,7 +172,7 @@ pub struct TokenPage {
 
 /// Token state and rate-limit windows.
 ///
-/// Every method that takes a project and token id answers [`StoreError::NotFound`] when either
+/// Every method that takes a project and token id returns [`StoreError::NotFound`] when either
 /// does not exist, or when the token belongs to another project.
 pub trait Store: Send + Sync + 'static {
     /// Finds the token of `query.key_hash`, runs its checks in order (status, project, scope)
@@ -281,6 +281,6 @@ pub trait Store: Send + Sync + 'static {
         only_if_expired: bool,
     ) -> impl Future<Output = StoreResult<Option<TokenRecord>>> + Send;
 
-    /// Checks that the store can serve: for Redis, that it answers and the scripts are loaded.
+    /// Checks that the store can serve: for Redis, that it responds and the scripts are loaded.
     fn check_ready(&self) -> impl Future<Output = StoreResult<()>> + Send;
 }

@@ -4,7 +4,7 @@
 //! - Every step that reads and writes token state or counters is one Lua script (`lua/`), so it
 //!   is atomic. Concurrent Authorize calls from any number of replicas never admit more than a
 //!   limit allows, and exactly one of them is flagged as the first denial of a window.
-//! - Authorize is one EVALSHA on one slot, one round trip: the token record holds everything its
+//! - Authorize is one EVALSHA on one slot, one round trip: the token record contains everything its
 //!   checks read (see `keys.rs` for the layout).
 //! - Operations that span slots (creating, deleting and regenerating tokens and projects) run as
 //!   ordered steps whose order keeps every token that authorizes listed and deletable through a
