@@ -162,6 +162,18 @@ impl ServerProcess {
         );
     }
 
+    /// Waits until the readiness health service reports SERVING, and fails the test with the
+    /// server's logs when it does not within `limit`.
+    pub async fn assert_ready(&self, limit: Duration) {
+        let ready =
+            wait_for_health(&mut self.health(), READINESS, ServingStatus::Serving, limit).await;
+        assert!(
+            ready,
+            "readiness never turned SERVING; logs:\n{}",
+            self.stderr_text()
+        );
+    }
+
     /// Returns everything the process has written to standard error so far.
     pub fn stderr_text(&self) -> String {
         self.stderr.borrow().join("\n")

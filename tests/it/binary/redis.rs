@@ -32,18 +32,7 @@ async fn two_processes_share_limit() {
     let first = start(&args).await;
     let second = start(&args).await;
     for server in [&first, &second] {
-        let ready = wait_for_health(
-            &mut server.health(),
-            READINESS,
-            ServingStatus::Serving,
-            READINESS_CHANGE,
-        )
-        .await;
-        assert!(
-            ready,
-            "readiness never turned SERVING; logs:\n{}",
-            server.stderr_text()
-        );
+        server.assert_ready(READINESS_CHANGE).await;
     }
 
     let first_client = first.authority();
@@ -89,18 +78,7 @@ async fn paused_redis_unavailable_then_recovers() {
     let mut server = start(&["--redis-url", &redis.url(), "--redis-timeout-ms", "200"]).await;
     let mut health = server.health();
     let mut client = server.authority();
-    let ready = wait_for_health(
-        &mut health,
-        READINESS,
-        ServingStatus::Serving,
-        READINESS_CHANGE,
-    )
-    .await;
-    assert!(
-        ready,
-        "readiness never turned SERVING; logs:\n{}",
-        server.stderr_text()
-    );
+    server.assert_ready(READINESS_CHANGE).await;
     let tokens = create_project(&mut client, "acct-1", "proj-1").await;
     let key = key_with_scope(&tokens, Scope::PostServerItem);
 
@@ -159,18 +137,7 @@ async fn killed_redis_reports_unavailable() {
     let mut server = start(&["--redis-url", &redis.url(), "--redis-timeout-ms", "200"]).await;
     let mut health = server.health();
     let mut client = server.authority();
-    let ready = wait_for_health(
-        &mut health,
-        READINESS,
-        ServingStatus::Serving,
-        READINESS_CHANGE,
-    )
-    .await;
-    assert!(
-        ready,
-        "readiness never turned SERVING; logs:\n{}",
-        server.stderr_text()
-    );
+    server.assert_ready(READINESS_CHANGE).await;
     let tokens = create_project(&mut client, "acct-1", "proj-1").await;
     let key = key_with_scope(&tokens, Scope::PostServerItem);
 

@@ -2,7 +2,6 @@
 //! even at debug level.
 
 use tonic::{Code, transport::Channel};
-use tonic_health::pb::health_check_response::ServingStatus;
 
 use token_authority::{
     proto::v1::{
@@ -17,7 +16,7 @@ use token_authority::{
 
 use super::{
     create_project, post_server_item,
-    process::{READINESS, READINESS_CHANGE, ServerProcess, start, wait_for_health},
+    process::{READINESS_CHANGE, ServerProcess, start},
 };
 
 /// The password set on the private Redis.
@@ -29,18 +28,7 @@ async fn keys_and_password_stay_out_of_logs() {
     require_password(&redis).await;
     let url = format!("redis://:{PASSWORD}@127.0.0.1:{}", redis.port());
     let mut server = start(&["--redis-url", &url, "--log-level", "debug"]).await;
-    let ready = wait_for_health(
-        &mut server.health(),
-        READINESS,
-        ServingStatus::Serving,
-        READINESS_CHANGE,
-    )
-    .await;
-    assert!(
-        ready,
-        "readiness never turned SERVING; logs:\n{}",
-        server.stderr_text()
-    );
+    server.assert_ready(READINESS_CHANGE).await;
 
     let mut client = server.authority();
     let keys = issue_keys_every_way(&mut client).await;

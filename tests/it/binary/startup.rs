@@ -11,7 +11,7 @@ use token_authority::proto::v1::Scope;
 
 use super::{
     allowed, create_project, key_with_scope, post_server_item,
-    process::{READINESS, health_status, message, start, wait_for_health},
+    process::{health_status, message, start},
 };
 
 #[tokio::test]
@@ -48,18 +48,7 @@ async fn health_reports_serving() {
     assert_eq!(process, ServingStatus::Serving);
 
     // Readiness turns SERVING after the first store check, which may follow the address line.
-    let ready = wait_for_health(
-        &mut health,
-        READINESS,
-        ServingStatus::Serving,
-        Duration::from_secs(5),
-    )
-    .await;
-    assert!(
-        ready,
-        "readiness never turned SERVING; logs:\n{}",
-        server.stderr_text()
-    );
+    server.assert_ready(Duration::from_secs(5)).await;
     // The reader of standard error may still be behind the health status.
     server
         .wait_for_log("token store ready", Duration::from_secs(5))
