@@ -151,10 +151,10 @@ pub async fn serve<S: Store>(
     Ok(result??)
 }
 
-/// Checks the store every interval and reports its readiness through the health service,
-/// logging each change once rather than each failed check: "token store ready" at start-up,
+/// Checks the store every interval and reports its readiness through the health service. Each
+/// change is logged once, not each failed check. The lines are "token store ready" at start-up,
 /// "token store not ready: connection lost" when a ready store stops responding, and "token
-/// store ready: connection back" with the length of the outage when it responds again.
+/// store ready: connection back", with the outage's length, when it responds again.
 async fn track_readiness<S: Store>(
     authority: Arc<Authority<S>>,
     health: HealthReporter,

@@ -26,8 +26,9 @@ use crate::{
 /// The highest latency the histograms hold; a slower call is recorded as this.
 const MAX_LATENCY_NS: u64 = 60_000_000_000;
 
-/// How early an open-loop call may leave. Tokio's timer has a resolution of 1 ms, so a call
-/// woken for its scheduled time leaves up to 1 ms after it. Waking 1 ms early, and measuring
+/// The lead time with which an open-loop call may leave before its scheduled time. Tokio's
+/// timer has a resolution of 1 ms, so a call woken for its scheduled time leaves up to 1 ms
+/// after it. Waking 1 ms early, and measuring
 /// from the earlier of the send and the scheduled time, keeps that timer delay out of the
 /// latency.
 const EARLY_SEND: Duration = Duration::from_millis(1);

@@ -10,7 +10,7 @@
 //!   ordered steps whose order keeps every token that authorizes listed and deletable through a
 //!   crash between any two steps (see `tokens.rs` and `projects.rs`).
 //! - Every Redis call is bounded by the command timeout. A timeout becomes
-//!   [`StoreError::Timeout`](super::StoreError::Timeout), any other failure to get an answer
+//!   [`StoreError::Timeout`](super::StoreError::Timeout), any other failure to get a reply
 //!   [`StoreError::Unavailable`](super::StoreError::Unavailable), and a reply of an unexpected
 //!   shape [`StoreError::Corrupt`](super::StoreError::Corrupt). The store does not retry a failed
 //!   call, because a write that timed out may still have happened; the Redis Cluster client

@@ -5,7 +5,7 @@
 //! the server and Redis a write and a read system call of its own. Authorize sends
 //! exactly one command, so it needs no connection of its own. Its calls take turns on a few
 //! multiplexed connections instead, where the redis crate writes the commands waiting to go out
-//! together and Redis reads and answers them together (pipelining).
+//! together and Redis reads and replies to them together (pipelining).
 //!
 //! A shared connection whose command fails with a connection error or times out is dropped, as
 //! a pooled one is, and the next call on that slot connects again.

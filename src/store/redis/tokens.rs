@@ -448,7 +448,7 @@ pub enum Deleted {
     Missing,
     /// The record's modification time differed from the expected one; nothing was deleted.
     Changed,
-    /// Another regeneration holds the record's claim; nothing was deleted.
+    /// Another regeneration owns the claim on the record, so nothing was deleted.
     Lost,
 }
 
@@ -464,7 +464,7 @@ pub async fn delete_record(
 }
 
 /// Deletes the record of a key hash and its windows, when it belongs to `token_id`, has not
-/// changed since `expected_modified_at_ms` and, with `successor`, that successor holds its
+/// changed since `expected_modified_at_ms` and, with `successor`, that successor owns its
 /// claim.
 async fn delete_record_if(
     conn: &Conn,

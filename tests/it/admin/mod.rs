@@ -1,5 +1,5 @@
 //! The admin token of the management RPCs (`--admin-token-file`): Manage, Regenerate and
-//! CheckRateLimit answer UNAUTHENTICATED without it and write nothing, while Authorize, health
+//! CheckRateLimit return UNAUTHENTICATED without it and write nothing, while Authorize, health
 //! and reflection never ask for it.
 //!
 //! - `grpc`: every management RPC against the in-process server, over both stores.

@@ -40,7 +40,7 @@ pub const READINESS: &str = "tokenauthority.v1.TokenAuthority";
 
 /// Returns a command that runs the server binary with exactly `args`, with no
 /// `TOKEN_AUTHORITY_*` or `OTEL_*` variable inherited from the environment that runs the tests.
-/// The Prometheus endpoint listens on a free loopback port unless `args` say otherwise, because
+/// The Prometheus endpoint listens on a free loopback port unless `args` set another address, because
 /// its default, 0.0.0.0:9090, is one port for every test.
 pub fn bare_command(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_token-authority"));

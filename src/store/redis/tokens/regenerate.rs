@@ -210,7 +210,7 @@ fn jittered(pause: Duration) -> Duration {
 /// The result of [`claim`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Claim {
-    /// This regeneration holds the claim.
+    /// This regeneration owns the claim.
     Held,
     /// Another regeneration holds a claim whose lease has not run out.
     Busy,
