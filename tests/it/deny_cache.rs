@@ -135,20 +135,7 @@ macro_rules! both_stores {
 /// Creates a read token with a user-defined limit of one request per minute on a paid
 /// account, spends it, and checks that the next call is denied.
 async fn limited_and_denied(h: &Harness) -> (pb::Token, String) {
-    h.create_project("acct", "proj", "Project").await;
-    h.set_plan("acct", pb::AccountPlan::Paid).await;
-    let issued = h
-        .create_token(pb::CreateTokenOperation {
-            project_id: "proj".to_owned(),
-            name: "limited".to_owned(),
-            scopes: vec![pb::Scope::Read as i32],
-            rate_limit: Some(pb::UserRateLimit {
-                count: 1,
-                window_seconds: 60,
-            }),
-            ..Default::default()
-        })
-        .await;
+    let issued = h.limited_token(1, 60).await;
     let key = issued.access_token.clone();
     assert_allowed(&h.read(&key).await);
     for _ in 0..2 {

@@ -90,20 +90,7 @@ conformance_test!(report_consumes_nothing, system_limit(5, 60), |h| {
 });
 
 conformance_test!(report_lists_user_window, system_limit(10, 60), |h| {
-    h.create_project("acct", "proj", "Project").await;
-    h.set_plan("acct", pb::AccountPlan::Paid).await;
-    let issued = h
-        .create_token(pb::CreateTokenOperation {
-            project_id: "proj".to_owned(),
-            name: "limited".to_owned(),
-            scopes: vec![pb::Scope::Read as i32],
-            rate_limit: Some(pb::UserRateLimit {
-                count: 4,
-                window_seconds: 3600,
-            }),
-            ..Default::default()
-        })
-        .await;
+    let issued = h.limited_token(4, 3600).await;
     assert_allowed(&h.read(&issued.access_token).await);
 
     let report = check(&h, by_key(&issued.access_token), 0, false).await;
@@ -274,20 +261,7 @@ conformance_test!(unknown_token_not_found, |h| {
 });
 
 conformance_test!(free_plan_user_window, system_limit(10, 60), |h| {
-    h.create_project("acct", "proj", "Project").await;
-    h.set_plan("acct", pb::AccountPlan::Paid).await;
-    let issued = h
-        .create_token(pb::CreateTokenOperation {
-            project_id: "proj".to_owned(),
-            name: "limited".to_owned(),
-            scopes: vec![pb::Scope::Read as i32],
-            rate_limit: Some(pb::UserRateLimit {
-                count: 2,
-                window_seconds: 60,
-            }),
-            ..Default::default()
-        })
-        .await;
+    let issued = h.limited_token(2, 60).await;
     h.set_plan("acct", pb::AccountPlan::Free).await;
 
     let consumed = check(&h, by_key(&issued.access_token), 3, false).await;

@@ -391,20 +391,7 @@ conformance_test!(concurrent_create_project, |h| {
 });
 
 conformance_test!(clear_user_limit, system_limit(10, 60), |h| {
-    h.create_project("acct", "proj", "Project").await;
-    h.set_plan("acct", pb::AccountPlan::Paid).await;
-    let issued = h
-        .create_token(pb::CreateTokenOperation {
-            project_id: "proj".to_owned(),
-            name: "limited".to_owned(),
-            scopes: vec![pb::Scope::Read as i32],
-            rate_limit: Some(pb::UserRateLimit {
-                count: 1,
-                window_seconds: 60,
-            }),
-            ..Default::default()
-        })
-        .await;
+    let issued = h.limited_token(1, 60).await;
     let token = token_of(&issued);
     assert_allowed(&h.read(&issued.access_token).await);
     assert_denied(

@@ -14,24 +14,6 @@ use crate::support::{
     system_limit, token_of,
 };
 
-/// Creates project `proj` on a paid account `acct` and a read token with a user-defined limit
-/// of `count` requests per `window_seconds`.
-async fn limited_token(h: &Harness, count: i64, window_seconds: i64) -> pb::IssuedToken {
-    h.create_project("acct", "proj", "Project").await;
-    h.set_plan("acct", pb::AccountPlan::Paid).await;
-    h.create_token(pb::CreateTokenOperation {
-        project_id: "proj".to_owned(),
-        name: "limited".to_owned(),
-        scopes: vec![pb::Scope::Read as i32],
-        rate_limit: Some(pb::UserRateLimit {
-            count,
-            window_seconds,
-        }),
-        ..Default::default()
-    })
-    .await
-}
-
 /// Returns the figures of an allowed or rate-limited reply.
 #[track_caller]
 fn figures(response: &pb::AuthorizeResponse) -> RateLimitHeaders {
@@ -165,7 +147,7 @@ conformance_test!(window_ends, system_limit(2, 2), |h| {
 });
 
 conformance_test!(user_limit_exact, system_limit(10, 60), |h| {
-    let issued = limited_token(&h, 3, 60).await;
+    let issued = h.limited_token(3, 60).await;
     let key = &issued.access_token;
 
     for expected_remaining in (0..3).rev() {
@@ -196,7 +178,7 @@ conformance_test!(user_limit_exact, system_limit(10, 60), |h| {
 });
 
 conformance_test!(user_denial_not_counted, system_limit(5, 60), |h| {
-    let issued = limited_token(&h, 3, 60).await;
+    let issued = h.limited_token(3, 60).await;
     let key = &issued.access_token;
     let token = token_of(&issued);
 
@@ -224,7 +206,7 @@ conformance_test!(user_denial_not_counted, system_limit(5, 60), |h| {
 });
 
 conformance_test!(system_denial_not_counted, system_limit(3, 60), |h| {
-    let issued = limited_token(&h, 10, 300).await;
+    let issued = h.limited_token(10, 300).await;
     let key = &issued.access_token;
 
     for _ in 0..3 {
@@ -242,7 +224,7 @@ conformance_test!(system_denial_not_counted, system_limit(3, 60), |h| {
 });
 
 conformance_test!(fewest_remaining_reported, system_limit(5, 60), |h| {
-    let loose = limited_token(&h, 10, 300).await;
+    let loose = h.limited_token(10, 300).await;
     let tight = h
         .create_token(pb::CreateTokenOperation {
             project_id: "proj".to_owned(),
@@ -300,7 +282,7 @@ conformance_test!(user_limit_needs_paid, |h| {
 });
 
 conformance_test!(plan_change_suspends_limit, system_limit(10, 60), |h| {
-    let issued = limited_token(&h, 2, 60).await;
+    let issued = h.limited_token(2, 60).await;
     let key = &issued.access_token;
     let token = token_of(&issued);
 
@@ -335,7 +317,7 @@ conformance_test!(plan_change_suspends_limit, system_limit(10, 60), |h| {
 });
 
 conformance_test!(limit_change_mid_window, system_limit(10, 60), |h| {
-    let issued = limited_token(&h, 5, 60).await;
+    let issued = h.limited_token(5, 60).await;
     let key = &issued.access_token;
     let token = token_of(&issued);
 
@@ -495,7 +477,7 @@ async fn read_concurrently(h: &Harness, key: &str, count: usize) -> Vec<pb::Auth
 }
 
 conformance_test!(concurrent_user_limit, system_limit(50, 60), |h| {
-    let issued = limited_token(&h, 7, 86_400).await;
+    let issued = h.limited_token(7, 86_400).await;
 
     let responses = read_concurrently(&h, &issued.access_token, 40).await;
     let allowed = responses
@@ -515,7 +497,7 @@ conformance_test!(concurrent_user_limit, system_limit(50, 60), |h| {
 });
 
 conformance_test!(cost_above_user_limit, system_limit(10, 60), |h| {
-    let issued = limited_token(&h, 2, 60).await;
+    let issued = h.limited_token(2, 60).await;
     let response = h
         .authorize_request(pb::AuthorizeRequest {
             access_token: issued.access_token.clone(),
@@ -534,7 +516,7 @@ conformance_test!(cost_above_user_limit, system_limit(10, 60), |h| {
 });
 
 conformance_test!(longest_window_figures, system_limit(5, 60), |h| {
-    let issued = limited_token(&h, 3, 2_592_000).await;
+    let issued = h.limited_token(3, 2_592_000).await;
 
     let first = figures(&h.read(&issued.access_token).await);
     assert_eq!(first.kind(), LimitKind::User);

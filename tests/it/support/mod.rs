@@ -411,6 +411,24 @@ impl Harness {
             .unwrap_or_else(|status| panic!("set_account_plan failed: {status:?}"));
     }
 
+    /// Creates project `proj` on a paid account `acct` and a read token named `limited` with a
+    /// user-defined limit of `count` requests per `window_seconds`.
+    pub async fn limited_token(&self, count: i64, window_seconds: i64) -> pb::IssuedToken {
+        self.create_project("acct", "proj", "Project").await;
+        self.set_plan("acct", pb::AccountPlan::Paid).await;
+        self.create_token(pb::CreateTokenOperation {
+            project_id: "proj".to_owned(),
+            name: "limited".to_owned(),
+            scopes: vec![pb::Scope::Read as i32],
+            rate_limit: Some(pb::UserRateLimit {
+                count,
+                window_seconds,
+            }),
+            ..Default::default()
+        })
+        .await
+    }
+
     /// Creates a token, expecting success.
     pub async fn create_token(&self, operation: pb::CreateTokenOperation) -> pb::IssuedToken {
         self.try_create_token(operation)
