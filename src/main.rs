@@ -21,6 +21,11 @@ use token_authority::{
     telemetry::{MetricsEndpoint, Telemetry},
 };
 
+// glibc's allocator took about 17% of the service's CPU under load in a profile; mimalloc's
+// thread-local free lists cost less for the many short-lived buffers of each call.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
