@@ -34,6 +34,11 @@ use crate::{
     workload::Keys,
 };
 
+// The generator shares the machine's cores with the service and Redis, so every microsecond it
+// spends per call is taken from them; mimalloc costs less per call than glibc's allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
