@@ -16,7 +16,11 @@ use std::{
 };
 
 use hdrhistogram::Histogram;
-use tokio::{task::JoinSet, time::Instant};
+use tokio::{
+    sync::{Mutex, mpsc},
+    task::JoinSet,
+    time::Instant,
+};
 
 use crate::{
     target::{Caller, Outcome},
@@ -26,12 +30,11 @@ use crate::{
 /// The highest latency the histograms hold; a slower call is recorded as this.
 const MAX_LATENCY_NS: u64 = 60_000_000_000;
 
-/// The lead time with which an open-loop call may leave before its scheduled time. Tokio's
-/// timer has a resolution of 1 ms, so a call woken for its scheduled time leaves up to 1 ms
-/// after it. Waking 1 ms early, and measuring
-/// from the earlier of the send and the scheduled time, keeps that timer delay out of the
-/// latency.
-const EARLY_SEND: Duration = Duration::from_millis(1);
+/// The lead time with which the pacer releases an open-loop call before its scheduled time.
+/// Linux lets a sleeping thread wake up to 50 µs late (its default timer slack), so the pacer
+/// wakes this much early, and latency counts from the earlier of the send and the scheduled
+/// time.
+const EARLY_SEND: Duration = Duration::from_micros(50);
 
 /// An open-loop call that leaves later than this after its scheduled time counts as late: the
 /// generator itself fell behind.
@@ -142,6 +145,11 @@ pub async fn closed(
 /// Sends `rate` calls per second on a fixed schedule for `duration`, at most `max_requests`,
 /// through `workers` callers that take the scheduled calls in turn, so at most `workers` calls
 /// are in flight.
+///
+/// A thread of its own releases each call at its scheduled time. Tokio's timer has a
+/// resolution of 1 ms, so callers that slept on it would leave in bursts, every call due within
+/// the same millisecond at once, and the target would see queues that a steady rate does not
+/// cause. The thread sleeps with the system's resolution instead, about 50 µs.
 pub async fn open(
     caller: Arc<Caller>,
     keys: Arc<Keys>,
@@ -157,36 +165,61 @@ pub async fn open(
     let start = Instant::now() + Duration::from_millis(10);
     let give_up = start + duration + OVERRUN_GRACE;
 
+    let (release, released) = mpsc::unbounded_channel::<Instant>();
+    let pacer = std::thread::Builder::new()
+        .name("bench-pacer".to_owned())
+        .spawn(move || {
+            let (start, give_up) = (start.into_std(), give_up.into_std());
+            for call in 0..total {
+                let scheduled = start + Duration::from_nanos((call as f64 * period_ns) as u64);
+                let now = std::time::Instant::now();
+                if now >= give_up {
+                    // The thread returns how many calls it never released, which are unsent.
+                    return total - call;
+                }
+                if scheduled > now + EARLY_SEND {
+                    std::thread::sleep(scheduled - EARLY_SEND - now);
+                }
+                if release.send(Instant::from_std(scheduled)).is_err() {
+                    return total - call;
+                }
+            }
+            0
+        })
+        .expect("failed to start the pacer thread");
+
+    let released = Arc::new(Mutex::new(released));
     let mut callers = JoinSet::new();
     for index in 0..workers {
-        let (caller, keys) = (caller.clone(), keys.clone());
+        let (caller, keys, released) = (caller.clone(), keys.clone(), released.clone());
         callers.spawn(async move {
             let mut tally = Tally::new();
             let mut rng = Rng::new(u64::from(index) + 1);
             let connection = index as usize % caller.connection_count();
-            let mut call = u64::from(index);
-            while call < total {
-                let scheduled = start + Duration::from_nanos((call as f64 * period_ns) as u64);
-                let now = Instant::now();
-                if now >= give_up {
-                    tally.unsent += (total - call).div_ceil(u64::from(workers));
-                    break;
-                }
-                if scheduled > now + EARLY_SEND {
-                    tokio::time::sleep_until(scheduled - EARLY_SEND).await;
-                }
+            loop {
+                // One caller at a time waits for the next release, and the others wait for the lock.
+                let Some(scheduled) = released.lock().await.recv().await else {
+                    return tally;
+                };
                 let sent = Instant::now();
+                if sent >= give_up {
+                    tally.unsent += 1;
+                    continue;
+                }
                 if sent > scheduled + LATE_SEND {
                     tally.late_sends += 1;
                 }
                 let outcome = caller.call(connection, keys.pick(&mut rng)).await;
                 tally.record(outcome, sent.min(scheduled).elapsed());
-                call += u64::from(workers);
             }
-            tally
         });
     }
-    finish(callers, start).await
+    let mut phase = finish(callers, start).await;
+    phase.tally.unsent += tokio::task::spawn_blocking(move || pacer.join())
+        .await
+        .expect("the pacer join task panicked")
+        .expect("the pacer thread panicked");
+    phase
 }
 
 async fn finish(mut callers: JoinSet<Tally>, start: Instant) -> Phase {
