@@ -1,7 +1,9 @@
 //! The real `token-authority` executable, run as a child process on a free loopback port with
 //! JSON logs: start-up, health, reflection, shutdown, configuration errors, Redis shared by two
-//! processes, Redis failures, and secrets kept out of the logs.
+//! processes, Redis failures, secrets kept out of the logs, and the load generator against the
+//! server.
 
+mod bench;
 mod config;
 pub mod process;
 mod redis;
