@@ -29,10 +29,13 @@ read -r -a server_args <<<"${BENCH_SERVER_ARGS:-}"
 # user-defined limit on its own token instead.
 system_limit=1000000000
 
-if ((duration < 1 || duration > 120)); then
-  echo "error: BENCH_DURATION must be 1 to 120 seconds, got $duration" >&2
+# Digits only, so that "2s" and "1.5" get this message rather than a shell arithmetic error,
+# read as decimal, so that "08" means 8.
+if [[ ! $duration =~ ^[0-9]+$ ]] || ((10#$duration < 1 || 10#$duration > 120)); then
+  echo "error: BENCH_DURATION must be a whole number of seconds from 1 to 120, got '$duration'" >&2
   exit 2
 fi
+duration=$((10#$duration))
 for tool in redis-server python3; do
   if ! command -v "$tool" >/dev/null 2>&1; then
     echo "error: $tool is not on PATH; install it first (Debian: apt-get install $tool)" >&2

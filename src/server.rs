@@ -25,6 +25,13 @@ use crate::{
 /// use it; the empty name reports whether the process is up.
 pub const READINESS_SERVICE: &str = "tokenauthority.v1.TokenAuthority";
 
+/// How many streams a connection may open and reset before the server accepts them. A caller
+/// that gives up on slow calls resets them, and under overload many do so together. With the
+/// HTTP/2 library's default of 20, the server then closes the whole connection with
+/// ENHANCE_YOUR_CALM, which fails every other call on it. This limit still bounds what one
+/// client can make the server hold.
+const MAX_PENDING_ACCEPT_RESETS: usize = 1000;
+
 /// Options for serving.
 #[derive(Clone, Copy, Debug)]
 pub struct ServeOptions {
@@ -115,6 +122,7 @@ pub async fn serve<S: Store>(
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let mut server = tokio::spawn(
         Server::builder()
+            .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_ACCEPT_RESETS))
             .layer(RpcTraceLayer::new())
             .add_service(health_service)
             .add_service(reflection_v1)

@@ -148,7 +148,7 @@ pub struct RunOptions {
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub connections: u32,
 
-    /// Calls per second in open mode.
+    /// Calls per second in open mode, 1 to 1,000,000.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub rate: Option<u64>,
 
@@ -156,7 +156,8 @@ pub struct RunOptions {
     #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=MAX_REQUESTS))]
     pub requests: u64,
 
-    /// The longest measured phase, in seconds (at most 300).
+    /// The longest measured phase, in seconds (at most 300). In open mode, calls still waiting
+    /// at the end get up to 5 s more, and those not sent by then count as unsent.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=MAX_DURATION_SECONDS))]
     pub duration: u64,
 

@@ -17,7 +17,7 @@ use std::{
 
 use hdrhistogram::Histogram;
 use tokio::{
-    sync::{Mutex, mpsc},
+    sync::{Barrier, Mutex, mpsc},
     task::JoinSet,
     time::Instant,
 };
@@ -161,47 +161,33 @@ pub async fn open(
     let scheduled = (u128::from(rate) * duration.as_millis() / 1000) as u64;
     let total = scheduled.min(max_requests);
     let period_ns = 1e9 / rate as f64;
-    // The first call is scheduled a little ahead, so that every worker is waiting by then.
-    let start = Instant::now() + Duration::from_millis(10);
-    let give_up = start + duration + OVERRUN_GRACE;
 
-    // A few calls per caller may wait to be taken. When every caller is busy, the pacer waits
-    // too, so a target that falls behind does not fill memory with released calls. Each call
-    // carries its scheduled time, so the wait still counts in its latency.
-    let (release, released) = mpsc::channel::<Instant>(workers.max(1) as usize * 2);
-    let pacer = std::thread::Builder::new()
-        .name("bench-pacer".to_owned())
-        .spawn(move || {
-            let (start, give_up) = (start.into_std(), give_up.into_std());
-            for call in 0..total {
-                let scheduled = start + Duration::from_nanos((call as f64 * period_ns) as u64);
-                let now = std::time::Instant::now();
-                if now >= give_up {
-                    // The thread returns how many calls it never released, which are unsent.
-                    return total - call;
-                }
-                if scheduled > now + EARLY_SEND {
-                    std::thread::sleep(scheduled - EARLY_SEND - now);
-                }
-                if release.blocking_send(Instant::from_std(scheduled)).is_err() {
-                    return total - call;
-                }
-            }
-            0
-        })
-        .expect("failed to start the pacer thread");
-
+    // Each released call carries its scheduled time and the time after which it counts as
+    // unsent. A few calls per caller may wait to be taken, and when every caller is busy the
+    // pacer waits too, so a target that falls behind does not fill memory with released calls.
+    // The wait still counts in each call's latency.
+    let (release, released) = mpsc::channel::<(Instant, Instant)>(workers.max(1) as usize * 2);
     let released = Arc::new(Mutex::new(released));
+    // The schedule starts once every caller runs, so that the first calls do not wait for
+    // callers that are still being spawned.
+    let ready = Arc::new(Barrier::new(workers as usize + 1));
     let mut callers = JoinSet::new();
     for index in 0..workers {
-        let (caller, keys, released) = (caller.clone(), keys.clone(), released.clone());
+        let (caller, keys, released, ready) = (
+            caller.clone(),
+            keys.clone(),
+            released.clone(),
+            ready.clone(),
+        );
         callers.spawn(async move {
             let mut tally = Tally::new();
             let mut rng = Rng::new(u64::from(index) + 1);
             let connection = index as usize % caller.connection_count();
+            ready.wait().await;
             loop {
-                // One caller at a time waits for the next release, and the others wait for the lock.
-                let Some(scheduled) = released.lock().await.recv().await else {
+                // One caller at a time waits for the next release, and the others wait for the
+                // lock.
+                let Some((scheduled, give_up)) = released.lock().await.recv().await else {
                     return tally;
                 };
                 let sent = Instant::now();
@@ -217,6 +203,35 @@ pub async fn open(
             }
         });
     }
+    ready.wait().await;
+
+    let start = Instant::now() + Duration::from_millis(1);
+    let give_up = start + duration + OVERRUN_GRACE;
+    let pacer = std::thread::Builder::new()
+        .name("bench-pacer".to_owned())
+        .spawn(move || {
+            let (start_std, give_up_std) = (start.into_std(), give_up.into_std());
+            for call in 0..total {
+                let scheduled = start_std + Duration::from_nanos((call as f64 * period_ns) as u64);
+                let now = std::time::Instant::now();
+                if now >= give_up_std {
+                    // The thread returns how many calls it never released, which are unsent.
+                    return total - call;
+                }
+                if scheduled > now + EARLY_SEND {
+                    std::thread::sleep(scheduled - EARLY_SEND - now);
+                }
+                if release
+                    .blocking_send((Instant::from_std(scheduled), give_up))
+                    .is_err()
+                {
+                    return total - call;
+                }
+            }
+            0
+        })
+        .expect("failed to start the pacer thread");
+
     let mut phase = finish(callers, start).await;
     phase.tally.unsent += tokio::task::spawn_blocking(move || pacer.join())
         .await

@@ -26,7 +26,8 @@ pub struct Report {
     pub requests: u64,
     /// Length of the measured phase, in seconds.
     pub elapsed_seconds: f64,
-    /// Completed calls per second.
+    /// Replies per second: completed calls that did not fail, so that a target that fails fast
+    /// does not look faster than a healthy one.
     pub throughput_per_second: f64,
     /// Latency percentiles.
     pub latency_us: Latency,
@@ -117,7 +118,9 @@ impl Report {
             rate: info.rate,
             requests,
             elapsed_seconds: (elapsed_seconds * 1000.0).round() / 1000.0,
-            throughput_per_second: (requests as f64 / elapsed_seconds.max(1e-9)).round(),
+            throughput_per_second: (phase.tally.replies.values().sum::<u64>() as f64
+                / elapsed_seconds.max(1e-9))
+            .round(),
             latency_us: Latency::of(phase),
             replies: to_strings(&phase.tally.replies),
             errors: to_strings(&phase.tally.errors),

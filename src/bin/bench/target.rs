@@ -126,8 +126,16 @@ impl Caller {
             } => {
                 let mut request = Request::new(requests[key].clone());
                 request.set_timeout(*deadline);
+                let sent = std::time::Instant::now();
                 match clients[connection].clone().authorize(request).await {
                     Ok(response) => Outcome::Reply(decision_label(response.get_ref())),
+                    // tonic ends a call whose deadline passes before the reply with CANCELLED.
+                    Err(status)
+                        if status.code() == tonic::Code::Cancelled
+                            && sent.elapsed() >= *deadline =>
+                    {
+                        Outcome::Error("deadline_exceeded")
+                    }
                     Err(status) => Outcome::Error(token_authority::grpc::code_name(status.code())),
                 }
             }

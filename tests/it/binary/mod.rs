@@ -1,10 +1,11 @@
 //! The real `token-authority` executable, run as a child process on a free loopback port with
 //! JSON logs: start-up, health, reflection, shutdown, configuration errors, Redis shared by two
-//! processes, Redis failures, secrets kept out of the logs, and the load generator against the
-//! server.
+//! processes, Redis failures, secrets kept out of the logs, callers that reset their calls, and the load
+//! generator against the server.
 
 mod bench;
 mod config;
+mod overload;
 pub mod process;
 mod redis;
 mod secrets;
