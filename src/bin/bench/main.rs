@@ -35,7 +35,7 @@ use crate::{
 };
 
 // The generator shares the machine's cores with the service and Redis, so every microsecond it
-// spends per call is taken from them; mimalloc costs less per call than glibc's allocator.
+// spends per call is taken from them. mimalloc costs less per call than glibc's allocator.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
