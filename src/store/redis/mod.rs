@@ -46,8 +46,8 @@ use self::{
     shared::{SHARED_CONNECTIONS, SharedConnections},
 };
 use super::{
-    AuthorizeOutcome, AuthorizeQuery, ListQuery, NewKey, NewToken, RateReport, Store, StoreResult,
-    TokenLocator, TokenPage,
+    AuthorizeOutcome, AuthorizeQuery, ListQuery, NewKey, NewToken, RateReport, Store, StoreError,
+    StoreResult, TokenLocator, TokenPage,
 };
 use crate::domain::{
     KeyHash, Plan, ProjectRecord, RateMode, Scope, SystemLimit, TokenPatch, TokenRecord,
@@ -327,7 +327,28 @@ impl Store for RedisStore {
         .await
     }
 
+    /// Asks Redis with one SCRIPT EXISTS whether it has every script, on a cluster every
+    /// primary, and loads only the missing ones, as after a restart or a SCRIPT FLUSH.
     async fn check_ready(&self) -> StoreResult<()> {
-        self.load_scripts().await
+        let conn = self.conn().await?;
+        let mut exists = redis::cmd("SCRIPT");
+        exists.arg("EXISTS");
+        for script in scripts::ALL {
+            exists.arg(script.get_hash());
+        }
+        let found = reply::array(conn.query(&exists).await?, "SCRIPT EXISTS")?;
+        if found.len() != scripts::ALL.len() {
+            return Err(StoreError::Corrupt(format!(
+                "SCRIPT EXISTS returned {} flags for {} scripts",
+                found.len(),
+                scripts::ALL.len()
+            )));
+        }
+        for (script, found) in scripts::ALL.iter().zip(&found) {
+            if !reply::flag(found, "SCRIPT EXISTS")? {
+                conn.load(script).await?;
+            }
+        }
+        Ok(())
     }
 }

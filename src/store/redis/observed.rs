@@ -87,7 +87,14 @@ impl Observed {
                     self.span.record("script", name);
                 }
             }
-            Some(Arg::Simple(b"SCRIPT")) => self.reloaded = true,
+            // The redis crate sends SCRIPT LOAD after Redis rejects an EVALSHA with NOSCRIPT.
+            // Other SCRIPT subcommands, such as the readiness check's EXISTS, load nothing.
+            Some(Arg::Simple(b"SCRIPT")) => {
+                self.reloaded |= matches!(
+                    args.next(),
+                    Some(Arg::Simple(subcommand)) if subcommand.eq_ignore_ascii_case(b"LOAD")
+                );
+            }
             _ => {}
         }
     }
@@ -114,9 +121,9 @@ impl ConnectionLike for Observed {
 }
 
 /// Returns the name of a plain command for spans and metrics, from a fixed set so that the
-/// label stays bounded: `hgetall`, `hget`, `hvals`, `smembers`, `srem`, or `other`.
+/// label stays bounded: `hgetall`, `hget`, `hvals`, `smembers`, `srem`, `script`, or `other`.
 pub fn command_name(cmd: &Cmd) -> &'static str {
-    const KNOWN: [&str; 5] = ["hgetall", "hget", "hvals", "smembers", "srem"];
+    const KNOWN: [&str; 6] = ["hgetall", "hget", "hvals", "smembers", "srem", "script"];
     let Some(Arg::Simple(name)) = cmd.args_iter().next() else {
         return "other";
     };
@@ -154,6 +161,7 @@ mod tests {
     fn plain_commands_named() {
         assert_eq!(command_name(&redis::cmd("HGETALL")), "hgetall");
         assert_eq!(command_name(&redis::cmd("smembers")), "smembers");
+        assert_eq!(command_name(&redis::cmd("SCRIPT")), "script");
         assert_eq!(command_name(&redis::cmd("FLUSHALL")), "other");
     }
 
