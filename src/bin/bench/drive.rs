@@ -95,9 +95,14 @@ impl Tally {
         self.unsent += other.unsent;
     }
 
+    /// Returns how many calls completed with a reply.
+    pub fn replied(&self) -> u64 {
+        self.replies.values().sum()
+    }
+
     /// Returns how many calls completed, with a reply or an error.
     pub fn completed(&self) -> u64 {
-        self.replies.values().sum::<u64>() + self.errors.values().sum::<u64>()
+        self.replied() + self.errors.values().sum::<u64>()
     }
 }
 

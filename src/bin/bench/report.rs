@@ -118,9 +118,8 @@ impl Report {
             rate: info.rate,
             requests,
             elapsed_seconds: (elapsed_seconds * 1000.0).round() / 1000.0,
-            throughput_per_second: (phase.tally.replies.values().sum::<u64>() as f64
-                / elapsed_seconds.max(1e-9))
-            .round(),
+            throughput_per_second: (phase.tally.replied() as f64 / elapsed_seconds.max(1e-9))
+                .round(),
             latency_us: Latency::of(phase),
             replies: to_strings(&phase.tally.replies),
             errors: to_strings(&phase.tally.errors),
