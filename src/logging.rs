@@ -107,13 +107,18 @@ impl<'writer> FormatFields<'writer> for AppendJsonFields {
     }
 }
 
-/// Formats an error with its chain of sources, as `outer: inner: root`, for a log field.
+/// Formats an error with its chain of sources, as `outer: inner: root`, for a log field. A
+/// source whose message already ends the text is left out, because some errors, such as the
+/// redis crate's I/O errors, repeat their source's message in their own.
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        let message = cause.to_string();
+        if !text.ends_with(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
         source = cause.source();
     }
     text
@@ -177,6 +182,16 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn error_chain_skips_repeated_source() {
+        let io = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        let redis = redis::RedisError::from(io);
+        let outer = crate::store::StoreError::Unavailable(Box::new(redis));
+        let text = error_chain(&outer);
+        assert_eq!(text.matches("broken pipe").count(), 1, "{text}");
+        assert!(text.starts_with("redis command failed: "), "{text}");
     }
 
     #[test]
